@@ -1,0 +1,63 @@
+"""Serving stored files to their owner, with HTTP range requests for video seeking."""
+
+from __future__ import annotations
+
+import re
+
+from django.core.files.storage import default_storage
+from django.http import FileResponse, HttpRequest, HttpResponse, StreamingHttpResponse
+from django.utils.http import content_disposition_header
+
+_RANGE = re.compile(r"^bytes=(\d*)-(\d*)$")
+_CHUNK = 256 * 1024
+
+
+def stored_file_response(
+    request: HttpRequest, name: str, *, content_type: str, download_name: str, inline: bool
+) -> HttpResponse:
+    """Return the stored file; a single byte range gets a 206 partial response."""
+    size = default_storage.size(name)
+    range_header = request.headers.get("Range", "").strip()
+    match = _RANGE.match(range_header) if range_header else None
+    if match is None or not any(match.groups()):
+        response = FileResponse(
+            default_storage.open(name, "rb"),
+            content_type=content_type,
+            as_attachment=not inline,
+            filename=download_name,
+        )
+        response["Accept-Ranges"] = "bytes"
+        response["Content-Length"] = str(size)
+        return response
+    first_text, last_text = match.groups()
+    if first_text:
+        first = int(first_text)
+        last = min(int(last_text), size - 1) if last_text else size - 1
+    else:  # "bytes=-N": the last N bytes
+        first, last = max(size - int(last_text), 0), size - 1
+    if first >= size or first > last:
+        response = HttpResponse(status=416)
+        response["Content-Range"] = f"bytes */{size}"
+        return response
+    response = StreamingHttpResponse(
+        _read_range(name, first, last), status=206, content_type=content_type
+    )
+    response["Content-Range"] = f"bytes {first}-{last}/{size}"
+    response["Content-Length"] = str(last - first + 1)
+    response["Accept-Ranges"] = "bytes"
+    response["Content-Disposition"] = content_disposition_header(
+        as_attachment=not inline, filename=download_name
+    )
+    return response
+
+
+def _read_range(name: str, first: int, last: int):
+    with default_storage.open(name, "rb") as handle:
+        handle.seek(first)
+        remaining = last - first + 1
+        while remaining > 0:
+            chunk = handle.read(min(_CHUNK, remaining))
+            if not chunk:
+                break
+            remaining -= len(chunk)
+            yield chunk

@@ -1,0 +1,49 @@
+from __future__ import annotations
+
+from pathlib import Path
+
+from django import forms
+from django.conf import settings
+
+from jobs.models import Job
+from jobs.selectors import persona_choices
+
+
+class JobCreateForm(forms.Form):
+    deck = forms.FileField(
+        label="PowerPoint deck (.pptx)",
+        widget=forms.ClearableFileInput(
+            attrs={
+                "accept": ".pptx,application/vnd.openxmlformats-officedocument"
+                ".presentationml.presentation"
+            }
+        ),
+    )
+    persona = forms.ModelChoiceField(queryset=persona_choices(), empty_label=None, label="Voice")
+    resolution = forms.ChoiceField(choices=Job.Resolution.choices, initial=Job.Resolution.FULL_HD)
+    padding_seconds = forms.FloatField(
+        min_value=0,
+        max_value=10,
+        label="Pause after each slide (seconds)",
+        initial=lambda: settings.SLIDECAST["DEFAULT_PADDING_SECONDS"],
+    )
+    empty_slide_seconds = forms.FloatField(
+        min_value=0.5,
+        max_value=60,
+        label="Slides without notes last (seconds)",
+        initial=lambda: settings.SLIDECAST["DEFAULT_EMPTY_SLIDE_SECONDS"],
+    )
+
+    def clean_deck(self):
+        deck = self.cleaned_data["deck"]
+        if Path(deck.name).suffix.lower() != ".pptx":
+            raise forms.ValidationError(
+                "Upload a PowerPoint deck saved as .pptx (File ▸ Save As ▸ PowerPoint "
+                "Presentation)."
+            )
+        limit = settings.SLIDECAST["MAX_UPLOAD_BYTES"]
+        if deck.size > limit:
+            raise forms.ValidationError(
+                f"The file is {deck.size / 1024**2:.1f} MB; the limit is {limit / 1024**2:.0f} MB."
+            )
+        return deck

@@ -1,0 +1,149 @@
+"""`manage.py narrate deck.pptx -o video.mp4`: one deck through the queue, with a progress bar."""
+
+from __future__ import annotations
+
+import shutil
+import sys
+import time
+from pathlib import Path
+
+from django.contrib.auth import get_user_model
+from django.core.files import File
+from django.core.files.storage import default_storage
+from django.core.management.base import BaseCommand, CommandError, CommandParser
+
+from jobs import services
+from jobs.inprocess_worker import in_process_worker, live_worker_count
+from jobs.models import Job, Persona
+from jobs.pipeline_config import speech_engines
+
+CLI_USERNAME = "cli"
+
+
+class Command(BaseCommand):
+    help = "Turn a .pptx deck into a narrated MP4 with SRT and WebVTT captions."
+
+    def add_arguments(self, parser: CommandParser) -> None:
+        parser.add_argument("deck", type=Path, help="the .pptx file")
+        parser.add_argument(
+            "-o", "--output", type=Path, help="where to write the MP4 (default: DECK.mp4)"
+        )
+        parser.add_argument("--persona", help="persona name (default: the first active one)")
+        parser.add_argument(
+            "--resolution", choices=[choice for choice, _ in Job.Resolution.choices],
+            default=Job.Resolution.FULL_HD,
+        )
+        parser.add_argument("--padding", type=float, default=0.5, help="seconds after each slide")
+        parser.add_argument(
+            "--empty-slide-seconds", type=float, default=3.0,
+            help="how long slides without notes stay on screen",
+        )
+        parser.add_argument("--user", default=CLI_USERNAME, help="owner of the job")
+        parser.add_argument(
+            "--worker", choices=["auto", "always", "never"], default="auto",
+            help="run a worker in this process: auto = only when no worker is running",
+        )
+        parser.add_argument("--timeout", type=float, default=3600, help="give up after seconds")
+
+    def handle(self, *args, **options) -> None:
+        deck: Path = options["deck"]
+        if not deck.is_file():
+            raise CommandError(f"{deck} does not exist or is not a file.")
+        output: Path = (options["output"] or deck.with_suffix(".mp4")).resolve()
+        persona = self._persona(options["persona"])
+        owner = self._owner(options["user"])
+        with deck.open("rb") as handle:
+            job = services.job_create(
+                owner=owner,
+                deck=File(handle, name=deck.name),
+                title=deck.name,
+                persona=persona,
+                resolution=options["resolution"],
+                padding_seconds=options["padding"],
+                empty_slide_seconds=options["empty_slide_seconds"],
+            )
+        self.stderr.write(f"Job {job.id} queued.")
+        run_worker = options["worker"] == "always" or (
+            options["worker"] == "auto" and live_worker_count() == 0
+        )
+        if run_worker:
+            queues = sorted({"cpu", speech_engines().queue_for(persona.tts_engine)})
+            self.stderr.write(f"No worker is running; starting one here (queues: {', '.join(queues)}).")
+            with in_process_worker(queues=queues):
+                job = self._wait(job, options["timeout"])
+        else:
+            job = self._wait(job, options["timeout"])
+        if job.status != Job.Status.COMPLETED:
+            raise CommandError(f"The job ended {job.get_status_display().lower()}: {job.error}")
+        paths = self._copy_outputs(job, output)
+        self.stdout.write(f"Video:    {paths[0]}")
+        self.stdout.write(f"Captions: {paths[1]}")
+        self.stdout.write(f"          {paths[2]}")
+        self.stdout.write(
+            f"{job.slide_count} slides, {job.duration_seconds:.1f} s of video, "
+            f"made in {(job.finished_at - job.created_at).total_seconds():.1f} s."
+        )
+
+    def _persona(self, name: str | None) -> Persona:
+        active = Persona.objects.filter(status=Persona.Status.ACTIVE)
+        if name:
+            persona = active.filter(name=name).first()
+            if persona is None:
+                names = ", ".join(active.values_list("name", flat=True)) or "none"
+                raise CommandError(f"No active persona named {name!r}. Active personas: {names}.")
+            return persona
+        persona = active.order_by("id").first()
+        if persona is None:
+            raise CommandError("There is no active persona. Create one in the admin.")
+        return persona
+
+    def _owner(self, username: str):
+        user_model = get_user_model()
+        user, created = user_model.objects.get_or_create(username=username)
+        if created:
+            user.set_unusable_password()
+            user.save(update_fields=["password"])
+        return user
+
+    def _wait(self, job: Job, timeout: float) -> Job:
+        deadline = time.monotonic() + timeout
+        last_line = ""
+        while True:
+            job.refresh_from_db()
+            line = self._progress_line(job)
+            if line != last_line:
+                self._show(line)
+                last_line = line
+            if job.is_finished:
+                if sys.stderr.isatty():
+                    self.stderr.write("")
+                return job
+            if time.monotonic() > deadline:
+                raise CommandError(f"Gave up after {timeout:g} s; job {job.id} is still running.")
+            time.sleep(0.3)
+
+    def _progress_line(self, job: Job) -> str:
+        width = 30
+        filled = round(width * job.progress / 100)
+        detail = job.get_status_display()
+        if job.status == Job.Status.SYNTHESIZING_AUDIO and job.slide_count:
+            done = job.slides.filter(status="narrated").count()
+            detail += f" ({done}/{job.slide_count} slides)"
+        return f"[{'#' * filled}{'.' * (width - filled)}] {job.progress:3d}% {detail}"
+
+    def _show(self, line: str) -> None:
+        if sys.stderr.isatty():
+            self.stderr.write(f"\r{line:<80}", ending="")
+            self.stderr.flush()
+        else:
+            self.stderr.write(line)
+
+    def _copy_outputs(self, job: Job, output: Path) -> list[Path]:
+        output.parent.mkdir(parents=True, exist_ok=True)
+        targets = [output, output.with_suffix(".srt"), output.with_suffix(".vtt")]
+        for stored, target in zip(
+            (job.video, job.captions_srt, job.captions_vtt), targets, strict=True
+        ):
+            with default_storage.open(stored.name, "rb") as source, target.open("wb") as out:
+                shutil.copyfileobj(source, out)
+        return targets

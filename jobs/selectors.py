@@ -1,0 +1,58 @@
+"""Reads used by the pages, the CLI and the admin."""
+
+from __future__ import annotations
+
+from django.db.models import QuerySet
+from django.shortcuts import get_object_or_404
+from django.urls import reverse
+
+from jobs.models import Job, Persona
+
+
+def job_list_for(*, user) -> QuerySet[Job]:
+    return Job.objects.filter(owner=user).select_related("persona")
+
+
+def job_get_for(*, user, job_id) -> Job:
+    """Return the user's job, or 404 for anyone else's: whether it exists is not revealed."""
+    return get_object_or_404(job_list_for(user=user), id=job_id)
+
+
+def persona_choices() -> QuerySet[Persona]:
+    return Persona.objects.filter(status=Persona.Status.ACTIVE)
+
+
+def job_status_payload(*, job: Job) -> dict:
+    """Return what the job page shows, as JSON-ready data."""
+    slides = [
+        {
+            "index": slide.index,
+            "status": slide.status,
+            "status_display": slide.get_status_display(),
+            "duration_seconds": slide.duration_seconds,
+            "error": slide.error,
+            "image_url": reverse("jobs:slide-image", args=[job.id, slide.index])
+            if slide.image
+            else None,
+        }
+        for slide in job.slides.order_by("index")
+    ]
+    files = {}
+    if job.status == Job.Status.COMPLETED:
+        files = {
+            kind: reverse("jobs:file", args=[job.id, kind]) for kind in ("video", "srt", "vtt")
+        }
+    return {
+        "id": str(job.id),
+        "title": job.title,
+        "status": job.status,
+        "status_display": job.get_status_display(),
+        "progress": job.progress,
+        "finished": job.is_finished,
+        "error": job.error,
+        "error_code": job.error_code,
+        "slide_count": job.slide_count,
+        "duration_seconds": job.duration_seconds,
+        "slides": slides,
+        "files": files,
+    }

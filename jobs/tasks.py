@@ -1,0 +1,96 @@
+"""procrastinate tasks: thin wrappers that run a step and turn its errors into job state."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+
+from django.conf import settings
+from procrastinate import JobContext, RetryStrategy
+from procrastinate.contrib.django import app
+from procrastinate.jobs import Job as QueueJob
+
+from jobs import services, steps
+from media_pipeline.errors import PipelineError
+
+logger = logging.getLogger("slidecast.tasks")
+
+MAX_ATTEMPTS: int = settings.SLIDECAST["TASK_MAX_ATTEMPTS"]
+
+
+class PipelineRetryStrategy(RetryStrategy):
+    """Exponential backoff for transient failures; bad input is never retried."""
+
+    def get_retry_decision(self, *, exception: BaseException, job: QueueJob):
+        if getattr(exception, "permanent", False):
+            return None
+        return super().get_retry_decision(exception=exception, job=job)
+
+
+RETRY = PipelineRetryStrategy(
+    # procrastinate counts retries, not runs.
+    max_attempts=MAX_ATTEMPTS - 1,
+    exponential_wait=settings.SLIDECAST["TASK_RETRY_BASE_SECONDS"],
+)
+
+
+def _run_step(
+    context: JobContext,
+    *,
+    job_id: str,
+    doing: str,
+    step: Callable[[], None],
+    slide_id: int | None = None,
+) -> None:
+    final_attempt = context.job.attempts + 1 >= MAX_ATTEMPTS
+    try:
+        step()
+    except PipelineError as exc:
+        if exc.permanent or final_attempt:
+            services.job_fail(job_id=job_id, message=exc.message, code=exc.code, slide_id=slide_id)
+        else:
+            services.job_note_retry(job_id=job_id, message=exc.message)
+        raise
+    except Exception as exc:
+        logger.exception("job %s: unexpected error while %s", job_id, doing)
+        message = (
+            f"Slidecast hit an internal error while {doing} ({type(exc).__name__}). "
+            "Retry the job; if it fails again, tell the operators."
+        )
+        if final_attempt:
+            services.job_fail(job_id=job_id, message=message, code="internal_error", slide_id=slide_id)
+        else:
+            services.job_note_retry(job_id=job_id, message=f"internal error ({type(exc).__name__})")
+        raise
+
+
+@app.task(name="slidecast.decompose", queue="cpu", retry=RETRY, pass_context=True)
+def decompose(context: JobContext, *, job_id: str) -> None:
+    _run_step(
+        context,
+        job_id=job_id,
+        doing="reading and rendering the slides",
+        step=lambda: steps.decompose_job(job_id=job_id),
+    )
+
+
+# The queue is chosen per job when deferring: each speech engine names the queue it needs.
+@app.task(name="slidecast.narrate_slide", queue="cpu", retry=RETRY, pass_context=True)
+def narrate_slide(context: JobContext, *, job_id: str, slide_id: int) -> None:
+    _run_step(
+        context,
+        job_id=job_id,
+        doing="narrating a slide",
+        step=lambda: steps.narrate_job_slide(slide_id=slide_id),
+        slide_id=slide_id,
+    )
+
+
+@app.task(name="slidecast.assemble", queue="cpu", retry=RETRY, pass_context=True)
+def assemble(context: JobContext, *, job_id: str) -> None:
+    _run_step(
+        context,
+        job_id=job_id,
+        doing="assembling the video",
+        step=lambda: steps.assemble_job_video(job_id=job_id),
+    )

@@ -1,0 +1,106 @@
+from __future__ import annotations
+
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
+from django.shortcuts import redirect, render
+from django.utils.text import slugify
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
+
+from jobs import selectors, services
+from jobs.files import stored_file_response
+from jobs.forms import JobCreateForm
+
+_FILES = {
+    # kind: (job field, content type, extension, shown inline)
+    "video": ("video", "video/mp4", "mp4", True),
+    "srt": ("captions_srt", "application/x-subrip; charset=utf-8", "srt", False),
+    "vtt": ("captions_vtt", "text/vtt; charset=utf-8", "vtt", True),
+    "deck": (
+        "deck",
+        "application/vnd.openxmlformats-officedocument.presentationml.presentation",
+        "pptx",
+        False,
+    ),
+}
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def job_list(request: HttpRequest) -> HttpResponse:
+    form = JobCreateForm(request.POST or None, request.FILES or None)
+    if request.method == "POST" and form.is_valid():
+        data = form.cleaned_data
+        job = services.job_create(
+            owner=request.user,
+            deck=data["deck"],
+            title=data["deck"].name,
+            persona=data["persona"],
+            resolution=data["resolution"],
+            padding_seconds=data["padding_seconds"],
+            empty_slide_seconds=data["empty_slide_seconds"],
+        )
+        return redirect("jobs:detail", job_id=job.id)
+    jobs = selectors.job_list_for(user=request.user)[:100]
+    status = 400 if request.method == "POST" else 200
+    return render(request, "jobs/job_list.html", {"form": form, "jobs": jobs}, status=status)
+
+
+@login_required
+@require_GET
+def job_detail(request: HttpRequest, job_id) -> HttpResponse:
+    job = selectors.job_get_for(user=request.user, job_id=job_id)
+    payload = selectors.job_status_payload(job=job)
+    return render(request, "jobs/job_detail.html", {"job": job, "payload": payload})
+
+
+@login_required
+@require_GET
+def job_status(request: HttpRequest, job_id) -> JsonResponse:
+    job = selectors.job_get_for(user=request.user, job_id=job_id)
+    response = JsonResponse(selectors.job_status_payload(job=job))
+    response["Cache-Control"] = "no-store"
+    return response
+
+
+@login_required
+@require_POST
+def job_cancel(request: HttpRequest, job_id) -> HttpResponse:
+    job = selectors.job_get_for(user=request.user, job_id=job_id)
+    if services.job_cancel(job=job):
+        messages.info(request, "The job was cancelled.")
+    else:
+        messages.warning(request, "The job had already finished.")
+    return redirect("jobs:detail", job_id=job.id)
+
+
+@login_required
+@require_GET
+def job_file(request: HttpRequest, job_id, kind: str) -> HttpResponse:
+    job = selectors.job_get_for(user=request.user, job_id=job_id)
+    if kind not in _FILES:
+        raise Http404("No such file.")
+    field, content_type, extension, inline = _FILES[kind]
+    stored = getattr(job, field)
+    if not stored:
+        raise Http404("This file does not exist yet.")
+    download_name = f"{slugify(job.title.rsplit('.', 1)[0]) or 'slidecast'}.{extension}"
+    return stored_file_response(
+        request, stored.name, content_type=content_type, download_name=download_name, inline=inline
+    )
+
+
+@login_required
+@require_GET
+def slide_image(request: HttpRequest, job_id, index: int) -> HttpResponse:
+    job = selectors.job_get_for(user=request.user, job_id=job_id)
+    slide = job.slides.filter(index=index).first()
+    if slide is None or not slide.image:
+        raise Http404("No such slide.")
+    return stored_file_response(
+        request,
+        slide.image.name,
+        content_type="image/png",
+        download_name=f"slide-{index:03d}.png",
+        inline=True,
+    )

@@ -1,0 +1,1 @@
+"""Slidecast's media pipeline: a pure library (no Django) that turns decks into narrated video."""

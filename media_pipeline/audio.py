@@ -1,0 +1,58 @@
+"""WAV helpers: silence, frame-aligned padding and concatenation (16-bit mono PCM)."""
+
+from __future__ import annotations
+
+import math
+import wave
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+
+from media_pipeline.errors import VideoAssemblyError
+
+
+def silence(seconds: float, sample_rate: int) -> np.ndarray:
+    return np.zeros(int(round(seconds * sample_rate)), dtype=np.int16)
+
+
+def frame_aligned_length(samples: int, sample_rate: int, fps: int) -> int:
+    """Return the smallest sample count >= samples that lasts a whole number of video frames."""
+    frames = max(1, math.ceil(samples * fps / sample_rate - 1e-9))
+    return round(frames * sample_rate / fps)
+
+
+def write_wav(path: Path, samples: np.ndarray, sample_rate: int) -> None:
+    with wave.open(str(path), "wb") as out:
+        out.setnchannels(1)
+        out.setsampwidth(2)
+        out.setframerate(sample_rate)
+        out.writeframes(samples.astype(np.int16).tobytes())
+
+
+def wav_duration(path: Path) -> float:
+    with wave.open(str(path), "rb") as wav:
+        return wav.getnframes() / wav.getframerate()
+
+
+def concatenate_wavs(paths: Sequence[Path], out: Path) -> float:
+    """Write the WAVs one after another into out and return its duration in seconds."""
+    params = None
+    with wave.open(str(out), "wb") as writer:
+        for path in paths:
+            with wave.open(str(path), "rb") as reader:
+                current = (reader.getnchannels(), reader.getsampwidth(), reader.getframerate())
+                if params is None:
+                    params = current
+                    writer.setnchannels(current[0])
+                    writer.setsampwidth(current[1])
+                    writer.setframerate(current[2])
+                elif current != params:
+                    raise VideoAssemblyError(
+                        f"The narration of {path.name} has a different audio format "
+                        f"({current}) from the others ({params})."
+                    )
+                writer.writeframes(reader.readframes(reader.getnframes()))
+    if params is None:
+        raise VideoAssemblyError("There is no narration audio to assemble.")
+    return wav_duration(out)

@@ -1,0 +1,54 @@
+"""Pipeline exceptions. `permanent` says whether trying again could help."""
+
+from __future__ import annotations
+
+
+class PipelineError(Exception):
+    """Root of every error the pipeline raises on purpose; the message is meant for users."""
+
+    permanent = False
+    code = "pipeline_error"
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+
+class InvalidDeckError(PipelineError):
+    """The upload is not a deck we can process; the same file will always fail."""
+
+    permanent = True
+    code = "invalid_deck"
+
+
+class DeckRenderError(PipelineError):
+    """LibreOffice or poppler failed or timed out on a deck that passed validation."""
+
+    code = "render_failed"
+
+
+class ModelNotFoundError(PipelineError):
+    """A voice or speech-recognition model is not installed where the settings point."""
+
+    permanent = True
+    code = "model_not_found"
+
+
+class SpeechSynthesisError(PipelineError):
+    code = "speech_failed"
+
+
+class UnsupportedEngineError(PipelineError):
+    permanent = True
+    code = "unsupported_engine"
+
+
+class ToolMissingError(PipelineError):
+    """A system program (ffmpeg, soffice, pdftoppm) is not installed."""
+
+    permanent = True
+    code = "tool_missing"
+
+
+class VideoAssemblyError(PipelineError):
+    code = "assembly_failed"

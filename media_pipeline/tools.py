@@ -1,0 +1,89 @@
+"""Finding and running the external programs the pipeline depends on."""
+
+from __future__ import annotations
+
+import logging
+import os
+import shutil
+import signal
+import subprocess
+from collections.abc import Sequence
+from pathlib import Path
+
+from media_pipeline.errors import PipelineError, ToolMissingError
+
+logger = logging.getLogger("media_pipeline.tools")
+
+
+def find_program(name_or_path: str, *, setting: str) -> str:
+    """Return an executable path for a program name or path, or raise naming the setting."""
+    found = shutil.which(name_or_path)
+    if found:
+        return found
+    raise ToolMissingError(
+        f"The program {name_or_path!r} was not found. Install it, or set {setting} to its path."
+    )
+
+
+def find_ffmpeg(configured: str | None = None) -> str:
+    """Return the ffmpeg to use: the configured one, the system one, or imageio-ffmpeg's."""
+    if configured:
+        return find_program(configured, setting="SLIDECAST_FFMPEG_BINARY")
+    system = shutil.which("ffmpeg")
+    if system:
+        return system
+    try:
+        import imageio_ffmpeg
+    except ImportError as exc:
+        raise ToolMissingError(
+            "ffmpeg was not found. Install it (apt-get install ffmpeg) or set "
+            "SLIDECAST_FFMPEG_BINARY."
+        ) from exc
+    return imageio_ffmpeg.get_ffmpeg_exe()
+
+
+def run_program(
+    args: Sequence[str | Path],
+    *,
+    timeout: float,
+    error: type[PipelineError],
+    what: str,
+    cwd: Path | None = None,
+) -> subprocess.CompletedProcess[bytes]:
+    """Run a program to completion; on failure or timeout raise `error` with a readable message."""
+    command = [str(arg) for arg in args]
+    logger.debug("running %s", " ".join(command))
+    try:
+        # A session of its own, so a timeout kills the helpers the program started too
+        # (soffice runs soffice.bin under oosplash).
+        process = subprocess.Popen(
+            command,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            cwd=cwd,
+            start_new_session=True,
+        )
+    except FileNotFoundError as exc:
+        raise ToolMissingError(f"{what} could not start: {command[0]} is not installed.") from exc
+    try:
+        stdout, stderr_bytes = process.communicate(timeout=timeout)
+    except subprocess.TimeoutExpired as exc:
+        _kill_group(process)
+        raise error(f"{what} took longer than {timeout:g} seconds and was stopped.") from exc
+    except BaseException:
+        _kill_group(process)
+        raise
+    result = subprocess.CompletedProcess(command, process.returncode, stdout, stderr_bytes)
+    if result.returncode != 0:
+        stderr = result.stderr.decode("utf-8", "replace").strip().splitlines()
+        detail = stderr[-1] if stderr else f"exit status {result.returncode}"
+        raise error(f"{what} failed: {detail}")
+    return result
+
+
+def _kill_group(process: subprocess.Popen[bytes]) -> None:
+    try:
+        os.killpg(process.pid, signal.SIGKILL)
+    except ProcessLookupError:
+        pass
+    process.communicate()

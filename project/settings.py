@@ -1,0 +1,176 @@
+"""Slidecast settings. Every value comes from the environment; see README.md for the list."""
+
+from __future__ import annotations
+
+import secrets
+from pathlib import Path
+
+from django.core.exceptions import ImproperlyConfigured
+
+from project.database import database_config
+from project.env import env_bool, env_float, env_int, env_list, env_path, env_str
+
+BASE_DIR = Path(__file__).resolve().parent.parent
+DATA_DIR = env_path("SLIDECAST_DATA_DIR", BASE_DIR / "var")
+
+DEBUG = env_bool("SLIDECAST_DEBUG", False)
+
+
+def _secret_key() -> str:
+    key = env_str("SLIDECAST_SECRET_KEY")
+    if key:
+        return key
+    if not DEBUG and env_bool("SLIDECAST_REQUIRE_SECRET_KEY", False):
+        raise ImproperlyConfigured("Set SLIDECAST_SECRET_KEY (or SLIDECAST_SECRET_KEY_FILE).")
+    # A local install gets a random key of its own, kept out of the repository in the data folder.
+    key_file = DATA_DIR / "secret_key"
+    if not key_file.exists():
+        key_file.parent.mkdir(parents=True, exist_ok=True)
+        key_file.write_text(secrets.token_urlsafe(50))
+        key_file.chmod(0o600)
+    return key_file.read_text().strip()
+
+
+SECRET_KEY = _secret_key()
+ALLOWED_HOSTS = env_list("SLIDECAST_ALLOWED_HOSTS", ["localhost", "127.0.0.1", "[::1]"])
+
+INSTALLED_APPS = [
+    "django.contrib.admin",
+    "django.contrib.auth",
+    "django.contrib.contenttypes",
+    "django.contrib.sessions",
+    "django.contrib.messages",
+    "django.contrib.staticfiles",
+    "procrastinate.contrib.django",
+    "jobs",
+]
+
+MIDDLEWARE = [
+    "django.middleware.security.SecurityMiddleware",
+    "whitenoise.middleware.WhiteNoiseMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+]
+
+ROOT_URLCONF = "project.urls"
+WSGI_APPLICATION = "project.wsgi.application"
+ASGI_APPLICATION = "project.asgi.application"
+
+TEMPLATES = [
+    {
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "DIRS": [BASE_DIR / "templates"],
+        "APP_DIRS": True,
+        "OPTIONS": {
+            "context_processors": [
+                "django.template.context_processors.request",
+                "django.contrib.auth.context_processors.auth",
+                "django.contrib.messages.context_processors.messages",
+            ],
+        },
+    },
+]
+
+DATABASES = {"default": database_config(data_dir=DATA_DIR)}
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+
+AUTH_PASSWORD_VALIDATORS = [
+    {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
+    {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
+    {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
+    {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
+]
+LOGIN_URL = "login"
+LOGIN_REDIRECT_URL = "jobs:list"
+LOGOUT_REDIRECT_URL = "login"
+
+LANGUAGE_CODE = "en-us"
+TIME_ZONE = "UTC"
+USE_I18N = True
+USE_TZ = True
+
+STATIC_URL = "static/"
+STATIC_ROOT = DATA_DIR / "static"
+# The admin's CSS is served by the app itself, without a collectstatic step on small installs.
+WHITENOISE_USE_FINDERS = True
+
+# Files. MEDIA_ROOT is never served by URL: every file goes through a view that checks its owner.
+MEDIA_ROOT = env_path("SLIDECAST_MEDIA_ROOT", DATA_DIR / "media")
+STORAGE_BACKEND = env_str("SLIDECAST_STORAGE_BACKEND", "filesystem")
+if STORAGE_BACKEND == "filesystem":
+    _default_storage = {
+        "BACKEND": "django.core.files.storage.FileSystemStorage",
+        "OPTIONS": {"location": MEDIA_ROOT},
+    }
+elif STORAGE_BACKEND == "s3":
+    _default_storage = {
+        "BACKEND": "storages.backends.s3.S3Storage",
+        "OPTIONS": {
+            "bucket_name": env_str("SLIDECAST_S3_BUCKET"),
+            "endpoint_url": env_str("SLIDECAST_S3_ENDPOINT_URL"),
+            "region_name": env_str("SLIDECAST_S3_REGION"),
+            "access_key": env_str("SLIDECAST_S3_ACCESS_KEY_ID"),
+            "secret_key": env_str("SLIDECAST_S3_SECRET_ACCESS_KEY"),
+            "default_acl": "private",
+            "querystring_auth": True,
+            "querystring_expire": env_int("SLIDECAST_S3_URL_EXPIRY_SECONDS", 300, minimum=1),
+            "file_overwrite": True,
+        },
+    }
+    if not _default_storage["OPTIONS"]["bucket_name"]:
+        raise ImproperlyConfigured("SLIDECAST_STORAGE_BACKEND=s3 needs SLIDECAST_S3_BUCKET.")
+else:
+    raise ImproperlyConfigured(
+        f"SLIDECAST_STORAGE_BACKEND must be 'filesystem' or 's3', not {STORAGE_BACKEND!r}"
+    )
+STORAGES = {
+    "default": _default_storage,
+    "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
+}
+
+MAX_UPLOAD_MB = env_int("SLIDECAST_MAX_UPLOAD_MB", 100, minimum=1)
+# Django spools larger uploads to disk instead of memory.
+FILE_UPLOAD_MAX_MEMORY_SIZE = 5 * 1024 * 1024
+DATA_UPLOAD_MAX_MEMORY_SIZE = 5 * 1024 * 1024
+
+# The pipeline (see jobs/pipeline_config.py for how these become media_pipeline options).
+SLIDECAST = {
+    "MAX_UPLOAD_BYTES": MAX_UPLOAD_MB * 1024 * 1024,
+    "MAX_UNCOMPRESSED_BYTES": env_int("SLIDECAST_MAX_UNCOMPRESSED_MB", 500, minimum=1) * 1024**2,
+    "MAX_SLIDES": env_int("SLIDECAST_MAX_SLIDES", 200, minimum=1),
+    "RENDER_TIMEOUT_SECONDS": env_int("SLIDECAST_RENDER_TIMEOUT_SECONDS", 300, minimum=1),
+    "FFMPEG_TIMEOUT_SECONDS": env_int("SLIDECAST_FFMPEG_TIMEOUT_SECONDS", 900, minimum=1),
+    "VIDEO_FPS": env_int("SLIDECAST_VIDEO_FPS", 25, minimum=1),
+    "PIPER_VOICE_DIR": env_str("SLIDECAST_PIPER_VOICE_DIR"),
+    "WHISPER_MODEL_DIR": env_str("SLIDECAST_WHISPER_MODEL_DIR"),
+    "FFMPEG_BINARY": env_str("SLIDECAST_FFMPEG_BINARY"),
+    "SOFFICE_BINARY": env_str("SLIDECAST_SOFFICE_BINARY", "soffice"),
+    "PDFTOPPM_BINARY": env_str("SLIDECAST_PDFTOPPM_BINARY", "pdftoppm"),
+    "WORK_DIR": env_str("SLIDECAST_WORK_DIR"),
+    "TASK_MAX_ATTEMPTS": env_int("SLIDECAST_TASK_MAX_ATTEMPTS", 3, minimum=1),
+    "TASK_RETRY_BASE_SECONDS": env_int("SLIDECAST_TASK_RETRY_BASE_SECONDS", 2, minimum=1),
+    "DEFAULT_PADDING_SECONDS": env_float("SLIDECAST_DEFAULT_PADDING_SECONDS", 0.5),
+    "DEFAULT_EMPTY_SLIDE_SECONDS": env_float("SLIDECAST_DEFAULT_EMPTY_SLIDE_SECONDS", 3.0),
+}
+
+PROCRASTINATE_WORKER_DEFAULTS = {
+    "concurrency": env_int("SLIDECAST_WORKER_CONCURRENCY", 2, minimum=1),
+}
+
+LOG_LEVEL = env_str("SLIDECAST_LOG_LEVEL", "INFO")
+LOGGING = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s: %(message)s"}},
+    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    "root": {"handlers": ["console"], "level": "WARNING"},
+    "loggers": {
+        "slidecast": {"level": LOG_LEVEL},
+        "media_pipeline": {"level": LOG_LEVEL},
+        "procrastinate": {"level": env_str("SLIDECAST_PROCRASTINATE_LOG_LEVEL", "WARNING")},
+    },
+}
