@@ -95,6 +95,7 @@ USE_TZ = True
 
 STATIC_URL = "static/"
 STATIC_ROOT = DATA_DIR / "static"
+STATIC_ROOT.mkdir(parents=True, exist_ok=True)
 # The admin's CSS is served by the app itself, without a collectstatic step on small installs.
 WHITENOISE_USE_FINDERS = True
 

@@ -1,0 +1,85 @@
+from __future__ import annotations
+
+import threading
+
+import pytest
+from django.db import connection
+from procrastinate.contrib.django.models import ProcrastinateJob
+
+from jobs import services
+from jobs.models import Job, Slide
+
+SLIDES = 16
+
+
+@pytest.fixture
+def narrating_job(user, persona) -> Job:
+    job = Job.objects.create(
+        owner=user,
+        title="fan-in.pptx",
+        deck="jobs/x/deck.pptx",
+        persona=persona,
+        status=Job.Status.SYNTHESIZING_AUDIO,
+        slide_count=SLIDES,
+    )
+    Slide.objects.bulk_create(
+        Slide(job=job, index=i, source_number=i, status=Slide.Status.NARRATING)
+        for i in range(1, SLIDES + 1)
+    )
+    return job
+
+
+@pytest.mark.django_db(transaction=True)
+def test_slides_finishing_at_the_same_moment_queue_assembly_exactly_once(narrating_job: Job):
+    slide_ids = list(narrating_job.slides.values_list("id", flat=True))
+    start = threading.Barrier(len(slide_ids))
+    results: list[bool] = []
+    errors: list[BaseException] = []
+
+    def finish(slide_id: int) -> None:
+        try:
+            start.wait()
+            results.append(
+                services.slide_narration_store(
+                    slide_id=slide_id,
+                    audio_name=f"jobs/x/audio/{slide_id}.wav",
+                    duration_seconds=2.0,
+                    cues=[{"start": 0.0, "end": 1.5, "text": "Hi."}],
+                )
+            )
+        except BaseException as exc:
+            errors.append(exc)
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=finish, args=(sid,)) for sid in slide_ids]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+
+    assert errors == []
+    assert results.count(True) == 1
+    assemblies = ProcrastinateJob.objects.filter(
+        task_name="slidecast.assemble", args__job_id=str(narrating_job.id)
+    )
+    assert assemblies.count() == 1
+    assert assemblies.get().queue_name == "cpu"
+    narrating_job.refresh_from_db()
+    assert narrating_job.status == Job.Status.ASSEMBLING_VIDEO
+    assert narrating_job.progress == services.PROGRESS_NARRATED
+    assert narrating_job.slides.filter(status=Slide.Status.NARRATED).count() == SLIDES
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_slide_finishing_after_cancellation_queues_nothing(narrating_job: Job):
+    assert services.job_cancel(job=narrating_job)
+    for slide_id in narrating_job.slides.values_list("id", flat=True):
+        assert not services.slide_narration_store(
+            slide_id=slide_id, audio_name="a.wav", duration_seconds=1.0, cues=[]
+        )
+    assert not ProcrastinateJob.objects.filter(
+        task_name="slidecast.assemble", args__job_id=str(narrating_job.id)
+    ).exists()
+    narrating_job.refresh_from_db()
+    assert narrating_job.status == Job.Status.CANCELLED

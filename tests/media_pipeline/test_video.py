@@ -1,0 +1,95 @@
+from __future__ import annotations
+
+import json
+import subprocess
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from media_pipeline.audio import write_wav
+from media_pipeline.tools import find_ffmpeg
+from media_pipeline.video import SlideClip, VideoOptions, assemble_video, slide_frame_counts
+
+FPS = 25
+RATE = 22050
+
+
+def ffprobe(path: Path) -> dict:
+    ffprobe_bin = str(Path(find_ffmpeg()).with_name("ffprobe"))
+    result = subprocess.run(
+        [ffprobe_bin, "-v", "error", "-count_frames", "-show_streams", "-show_format",
+         "-of", "json", str(path)],
+        capture_output=True, check=True,
+    )
+    return json.loads(result.stdout)
+
+
+def frame_color(video: Path, frame_number: int) -> tuple[int, int, int]:
+    """Return the average colour of one decoded frame."""
+    result = subprocess.run(
+        [find_ffmpeg(), "-v", "error", "-i", str(video), "-vf",
+         f"select=eq(n\\,{frame_number}),scale=16:9", "-frames:v", "1",
+         "-f", "rawvideo", "-pix_fmt", "rgb24", "-"],
+        capture_output=True, check=True,
+    )
+    pixels = np.frombuffer(result.stdout, dtype=np.uint8).reshape(-1, 3)
+    return tuple(int(v) for v in pixels.mean(axis=0))
+
+
+def make_clip(tmp_path: Path, name: str, color: str, seconds: float) -> SlideClip:
+    image = tmp_path / f"{name}.png"
+    Image.new("RGB", (800, 450), color).save(image)
+    audio = tmp_path / f"{name}.wav"
+    tone = (np.sin(np.arange(int(seconds * RATE)) * 0.05) * 8000).astype(np.int16)
+    write_wav(audio, tone, RATE)
+    return SlideClip(image, audio)
+
+
+def test_frame_counts_put_each_change_on_the_nearest_frame():
+    assert slide_frame_counts([1.0, 0.47, 2.02], 25) == [25, 12, 50]
+    assert sum(slide_frame_counts([0.333] * 30, 25)) == round(0.333 * 30 * 25)
+
+
+def test_video_has_h264_and_aac_and_lasts_as_long_as_the_narration(tmp_path: Path):
+    # Slide lengths that are not whole frames, and longer than one two-second GOP.
+    clips = [
+        make_clip(tmp_path, "red", "#ff0000", 2.53),
+        make_clip(tmp_path, "blue", "#0000ff", 4.71),
+        make_clip(tmp_path, "green", "#00ff00", 1.03),
+    ]
+    options = VideoOptions(width=640, height=360, fps=FPS)
+    video = assemble_video(clips, tmp_path / "out.mp4", tmp_path / "work", options)
+    info = ffprobe(video.path)
+    streams = {stream["codec_type"]: stream for stream in info["streams"]}
+    assert streams["video"]["codec_name"] == "h264"
+    assert streams["audio"]["codec_name"] == "aac"
+    assert (streams["video"]["width"], streams["video"]["height"]) == (640, 360)
+    assert streams["video"]["avg_frame_rate"] == streams["video"]["r_frame_rate"] == "25/1"
+    narration = 2.53 + 4.71 + 1.03
+    assert int(streams["video"]["nb_read_frames"]) == round(narration * FPS)
+    assert float(info["format"]["duration"]) == pytest.approx(narration, abs=1 / FPS)
+    assert video.slide_starts == (0.0, 2.52, 7.24)
+
+
+def test_slide_changes_fall_on_the_audio_boundary_frame(tmp_path: Path):
+    clips = [
+        make_clip(tmp_path, "red", "#ff0000", 2.4),
+        make_clip(tmp_path, "blue", "#0000ff", 2.0),
+    ]
+    options = VideoOptions(width=320, height=180, fps=FPS)
+    video = assemble_video(clips, tmp_path / "out.mp4", tmp_path / "work", options)
+    boundary = round(2.4 * FPS)  # frame 60 is the first blue one
+    red, blue = frame_color(video.path, boundary - 1), frame_color(video.path, boundary)
+    assert red[0] > 200 and red[2] < 60
+    assert blue[2] > 200 and blue[0] < 60
+
+
+def test_moov_atom_comes_first_for_streaming(tmp_path: Path):
+    clips = [make_clip(tmp_path, "red", "#ff0000", 1.0)]
+    video = assemble_video(
+        clips, tmp_path / "out.mp4", tmp_path / "work", VideoOptions(width=320, height=180)
+    )
+    head = video.path.read_bytes()[:4096]
+    assert head.find(b"moov") != -1 and head.find(b"moov") < max(head.find(b"mdat"), 4096)
