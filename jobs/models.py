@@ -63,7 +63,9 @@ class Job(models.Model):
     FINISHED = (Status.COMPLETED, Status.FAILED, Status.CANCELLED)
 
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
-    owner = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="jobs")
+    owner = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="jobs"
+    )
     title = models.CharField(max_length=255, help_text="The uploaded file's name.")
     deck = models.FileField(upload_to=_deck_path, max_length=255)
     persona = models.ForeignKey(Persona, on_delete=models.PROTECT, related_name="jobs")

@@ -58,7 +58,9 @@ def _run_step(
             "Retry the job; if it fails again, tell the operators."
         )
         if final_attempt:
-            services.job_fail(job_id=job_id, message=message, code="internal_error", slide_id=slide_id)
+            services.job_fail(
+                job_id=job_id, message=message, code="internal_error", slide_id=slide_id
+            )
         else:
             services.job_note_retry(job_id=job_id, message=f"internal error ({type(exc).__name__})")
         raise

@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import re
 import zipfile
+import zlib
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -67,7 +68,7 @@ def validate_deck(path: Path, limits: DeckLimits) -> DeckSummary:
                     f"The deck has {slide_count} slides; the limit is {limits.max_slides}."
                 )
             damaged = archive.testzip()
-    except (zipfile.BadZipFile, zipfile.LargeZipFile, EOFError, OSError) as exc:
+    except (zipfile.BadZipFile, zipfile.LargeZipFile, zlib.error, EOFError, OSError) as exc:
         raise InvalidDeckError(
             f"The file is a damaged ZIP archive and cannot be read as a deck ({exc})."
         ) from exc

@@ -165,9 +165,7 @@ def narrate(
     cues: list[Cue] = []
     cursor = 0
     for index, sentence in enumerate(sentences):
-        samples = engine.speak(
-            sentence, voice=voice, speaking_rate=options.speaking_rate
-        )
+        samples = engine.speak(sentence, voice=voice, speaking_rate=options.speaking_rate)
         if samples.size == 0:
             continue
         if index and cursor:
@@ -187,7 +185,9 @@ def narrate(
 
 
 def _silent_narration(out_wav: Path, options: NarrationOptions, sample_rate: int) -> Narration:
-    audio = _pad_to_frames(silence(options.empty_slide_seconds, sample_rate), sample_rate, options.fps)
+    audio = _pad_to_frames(
+        silence(options.empty_slide_seconds, sample_rate), sample_rate, options.fps
+    )
     write_wav(out_wav, audio, sample_rate)
     return Narration(out_wav, audio.size / sample_rate, ())
 

@@ -154,5 +154,3 @@ def worker_process(
 def pytest_collection_modifyitems(config, items):
     # Model-free tests first, then the slow end-to-end ones.
     items.sort(key=lambda item: "slow" in item.keywords)
-
-

@@ -33,9 +33,19 @@ MAX_WORD_ERROR_RATE = 0.15
 def ffprobe(path: Path) -> dict:
     ffprobe_bin = str(Path(find_ffmpeg()).with_name("ffprobe"))
     out = subprocess.run(
-        [ffprobe_bin, "-v", "error", "-count_frames", "-show_streams", "-show_format",
-         "-of", "json", str(path)],
-        capture_output=True, check=True,
+        [
+            ffprobe_bin,
+            "-v",
+            "error",
+            "-count_frames",
+            "-show_streams",
+            "-show_format",
+            "-of",
+            "json",
+            str(path),
+        ],
+        capture_output=True,
+        check=True,
     ).stdout
     return json.loads(out)
 
@@ -106,9 +116,7 @@ def test_upload_becomes_a_narrated_captioned_video(completed_job: Job, tmp_path:
     assert [p.name for p in work_dir.iterdir()] in ([], ["libreoffice-profiles"])
 
 
-def test_owner_sees_player_and_downloads_and_others_get_404(
-    completed_job: Job, client, other_user
-):
+def test_owner_sees_player_and_downloads_and_others_get_404(completed_job: Job, client, other_user):
     job = completed_job
     detail = client.get(reverse("jobs:detail", args=[job.id]))
     assert detail.status_code == 200

@@ -37,8 +37,11 @@ def test_narration_speaks_the_notes_with_a_cue_per_sentence(piper, tmp_path: Pat
 
 def test_audio_lasts_a_whole_number_of_video_frames(piper, tmp_path: Path):
     narration = narrate(
-        "One sentence.", engine=piper, voice=VOICE,
-        options=NarrationOptions(fps=25), out_wav=tmp_path / "a.wav",
+        "One sentence.",
+        engine=piper,
+        voice=VOICE,
+        options=NarrationOptions(fps=25),
+        out_wav=tmp_path / "a.wav",
     )
     frames = wav_duration(narration.wav_path) * 25
     assert frames == pytest.approx(round(frames), abs=1e-9)
@@ -46,8 +49,11 @@ def test_audio_lasts_a_whole_number_of_video_frames(piper, tmp_path: Path):
 
 def test_empty_notes_slide_gets_silence_of_the_configured_length(piper, tmp_path: Path):
     narration = narrate(
-        "  \n ", engine=piper, voice=VOICE,
-        options=NarrationOptions(empty_slide_seconds=2.0), out_wav=tmp_path / "a.wav",
+        "  \n ",
+        engine=piper,
+        voice=VOICE,
+        options=NarrationOptions(empty_slide_seconds=2.0),
+        out_wav=tmp_path / "a.wav",
     )
     assert narration.cues == ()
     assert wav_duration(narration.wav_path) == pytest.approx(2.0, abs=0.04)
@@ -55,10 +61,20 @@ def test_empty_notes_slide_gets_silence_of_the_configured_length(piper, tmp_path
 
 def test_faster_speaking_rate_gives_shorter_audio(piper, tmp_path: Path):
     text = "Speaking faster makes the narration shorter than before."
-    normal = narrate(text, engine=piper, voice=VOICE, options=NarrationOptions(
-        speaking_rate=1.0, padding_seconds=0), out_wav=tmp_path / "normal.wav")
-    fast = narrate(text, engine=piper, voice=VOICE, options=NarrationOptions(
-        speaking_rate=1.5, padding_seconds=0), out_wav=tmp_path / "fast.wav")
+    normal = narrate(
+        text,
+        engine=piper,
+        voice=VOICE,
+        options=NarrationOptions(speaking_rate=1.0, padding_seconds=0),
+        out_wav=tmp_path / "normal.wav",
+    )
+    fast = narrate(
+        text,
+        engine=piper,
+        voice=VOICE,
+        options=NarrationOptions(speaking_rate=1.5, padding_seconds=0),
+        out_wav=tmp_path / "fast.wav",
+    )
     assert fast.duration < normal.duration * 0.8
 
 
@@ -70,7 +86,9 @@ def test_missing_voice_names_the_setting_to_fix(tmp_path: Path):
 
 def test_unknown_engine_lists_the_available_ones():
     registry = EngineRegistry()
-    with pytest.raises(UnsupportedEngineError, match="'xtts' is not available here; choose one of piper"):
+    with pytest.raises(
+        UnsupportedEngineError, match="'xtts' is not available here; choose one of piper"
+    ):
         registry.get("xtts")
     assert registry.queue_for("piper") == "cpu"
 

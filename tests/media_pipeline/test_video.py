@@ -19,9 +19,19 @@ RATE = 22050
 def ffprobe(path: Path) -> dict:
     ffprobe_bin = str(Path(find_ffmpeg()).with_name("ffprobe"))
     result = subprocess.run(
-        [ffprobe_bin, "-v", "error", "-count_frames", "-show_streams", "-show_format",
-         "-of", "json", str(path)],
-        capture_output=True, check=True,
+        [
+            ffprobe_bin,
+            "-v",
+            "error",
+            "-count_frames",
+            "-show_streams",
+            "-show_format",
+            "-of",
+            "json",
+            str(path),
+        ],
+        capture_output=True,
+        check=True,
     )
     return json.loads(result.stdout)
 
@@ -29,10 +39,24 @@ def ffprobe(path: Path) -> dict:
 def frame_color(video: Path, frame_number: int) -> tuple[int, int, int]:
     """Return the average colour of one decoded frame."""
     result = subprocess.run(
-        [find_ffmpeg(), "-v", "error", "-i", str(video), "-vf",
-         f"select=eq(n\\,{frame_number}),scale=16:9", "-frames:v", "1",
-         "-f", "rawvideo", "-pix_fmt", "rgb24", "-"],
-        capture_output=True, check=True,
+        [
+            find_ffmpeg(),
+            "-v",
+            "error",
+            "-i",
+            str(video),
+            "-vf",
+            f"select=eq(n\\,{frame_number}),scale=16:9",
+            "-frames:v",
+            "1",
+            "-f",
+            "rawvideo",
+            "-pix_fmt",
+            "rgb24",
+            "-",
+        ],
+        capture_output=True,
+        check=True,
     )
     pixels = np.frombuffer(result.stdout, dtype=np.uint8).reshape(-1, 3)
     return tuple(int(v) for v in pixels.mean(axis=0))

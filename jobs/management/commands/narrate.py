@@ -30,17 +30,22 @@ class Command(BaseCommand):
         )
         parser.add_argument("--persona", help="persona name (default: the first active one)")
         parser.add_argument(
-            "--resolution", choices=[choice for choice, _ in Job.Resolution.choices],
+            "--resolution",
+            choices=[choice for choice, _ in Job.Resolution.choices],
             default=Job.Resolution.FULL_HD,
         )
         parser.add_argument("--padding", type=float, default=0.5, help="seconds after each slide")
         parser.add_argument(
-            "--empty-slide-seconds", type=float, default=3.0,
+            "--empty-slide-seconds",
+            type=float,
+            default=3.0,
             help="how long slides without notes stay on screen",
         )
         parser.add_argument("--user", default=CLI_USERNAME, help="owner of the job")
         parser.add_argument(
-            "--worker", choices=["auto", "always", "never"], default="auto",
+            "--worker",
+            choices=["auto", "always", "never"],
+            default="auto",
             help="run a worker in this process: auto = only when no worker is running",
         )
         parser.add_argument("--timeout", type=float, default=3600, help="give up after seconds")
@@ -68,7 +73,9 @@ class Command(BaseCommand):
         )
         if run_worker:
             queues = sorted({"cpu", speech_engines().queue_for(persona.tts_engine)})
-            self.stderr.write(f"No worker is running; starting one here (queues: {', '.join(queues)}).")
+            self.stderr.write(
+                f"No worker is running; starting one here (queues: {', '.join(queues)})."
+            )
             with in_process_worker(queues=queues):
                 job = self._wait(job, options["timeout"])
         else:

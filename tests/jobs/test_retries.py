@@ -1,0 +1,48 @@
+from __future__ import annotations
+
+import pytest
+from django.core.files import File
+from procrastinate import jobs as queue_jobs
+from procrastinate.contrib.django.models import ProcrastinateJob
+
+from jobs import services
+from jobs.models import Job
+from jobs.tasks import MAX_ATTEMPTS, RETRY
+from media_pipeline.errors import DeckRenderError, InvalidDeckError
+
+
+def queue_job(attempts: int) -> queue_jobs.Job:
+    return queue_jobs.Job(
+        id=1, queue="cpu", lock=None, queueing_lock=None, task_name="t", attempts=attempts
+    )
+
+
+def test_bad_input_is_never_retried():
+    assert RETRY.get_retry_decision(exception=InvalidDeckError("bad"), job=queue_job(0)) is None
+
+
+def test_transient_errors_back_off_exponentially_until_the_last_attempt():
+    waits = [
+        RETRY.get_retry_decision(exception=DeckRenderError("slow"), job=queue_job(n))
+        for n in range(MAX_ATTEMPTS)
+    ]
+    assert waits[-1] is None
+    assert all(decision is not None for decision in waits[:-1])
+
+
+@pytest.mark.slow
+@pytest.mark.django_db(transaction=True)
+def test_a_step_that_keeps_timing_out_is_retried_then_fails_with_the_reason(
+    user, persona, deck_path, settings, run_worker
+):
+    settings.SLIDECAST = {**settings.SLIDECAST, "RENDER_TIMEOUT_SECONDS": 0.05}
+    with deck_path([("One", "Hello.")]).open("rb") as handle:
+        job = services.job_create(
+            owner=user, deck=File(handle, name="d.pptx"), title="d.pptx", persona=persona
+        )
+    [job] = run_worker([job.id], timeout=60)
+    assert job.status == Job.Status.FAILED
+    assert job.error_code == "render_failed"
+    assert "LibreOffice (rendering the slides) took longer than 0.05 seconds" in job.error
+    queued = ProcrastinateJob.objects.get(args__job_id=str(job.id))
+    assert (queued.status, queued.attempts) == ("failed", MAX_ATTEMPTS)

@@ -1,0 +1,130 @@
+from __future__ import annotations
+
+import pytest
+from django.core.files.base import ContentFile
+from django.urls import reverse
+from procrastinate.contrib.django.models import ProcrastinateJob
+
+from jobs import services
+from jobs.models import Job
+
+pytestmark = pytest.mark.django_db
+
+
+def test_pages_need_login(client):
+    response = client.get(reverse("jobs:list"))
+    assert response.status_code == 302
+    assert response["Location"].startswith(reverse("login"))
+
+
+def test_admin_needs_staff(client, user):
+    client.force_login(user)
+    response = client.get(reverse("admin:jobs_job_changelist"))
+    assert response.status_code == 302 and "/admin/login/" in response["Location"]
+
+
+def test_upload_form_refuses_other_extensions(client, user, persona):
+    client.force_login(user)
+    upload = ContentFile(b"%PDF-1.7", name="slides.pdf")
+    response = client.post(
+        reverse("jobs:list"),
+        {
+            "deck": upload,
+            "persona": persona.id,
+            "resolution": "1920x1080",
+            "padding_seconds": 0.5,
+            "empty_slide_seconds": 3,
+        },
+    )
+    assert response.status_code == 400
+    assert "Upload a PowerPoint deck saved as .pptx" in response.content.decode()
+    assert not Job.objects.exists()
+
+
+def test_upload_form_refuses_files_over_the_limit_at_once(client, user, persona, settings):
+    settings.SLIDECAST = {**settings.SLIDECAST, "MAX_UPLOAD_BYTES": 1024}
+    client.force_login(user)
+    upload = ContentFile(b"x" * 4096, name="big.pptx")
+    response = client.post(
+        reverse("jobs:list"),
+        {
+            "deck": upload,
+            "persona": persona.id,
+            "resolution": "1920x1080",
+            "padding_seconds": 0.5,
+            "empty_slide_seconds": 3,
+        },
+    )
+    assert response.status_code == 400
+    assert "the limit is 0 MB" in response.content.decode()
+
+
+@pytest.mark.django_db(transaction=True)
+def test_upload_queues_decomposition_on_the_cpu_queue(client, user, persona, deck_path):
+    client.force_login(user)
+    with deck_path([("One", "Hello.")]).open("rb") as upload:
+        client.post(
+            reverse("jobs:list"),
+            {
+                "deck": upload,
+                "persona": persona.id,
+                "resolution": "1920x1080",
+                "padding_seconds": 0.5,
+                "empty_slide_seconds": 3,
+            },
+        )
+    job = Job.objects.get()
+    assert job.status == Job.Status.PENDING and job.owner == user
+    queued = ProcrastinateJob.objects.get(args__job_id=str(job.id))
+    assert (queued.task_name, queued.queue_name, queued.status) == (
+        "slidecast.decompose",
+        "cpu",
+        "todo",
+    )
+    page = client.get(reverse("jobs:detail", args=[job.id])).content.decode()
+    assert "Waiting for a worker" in page and 'role="progressbar"' in page
+
+
+@pytest.mark.django_db(transaction=True)
+def test_cancel_drops_queued_steps(client, user, persona, deck_path):
+    with deck_path([("One", "Hello.")]).open("rb") as handle:
+        from django.core.files import File
+
+        job = services.job_create(
+            owner=user, deck=File(handle, name="d.pptx"), title="d.pptx", persona=persona
+        )
+    client.force_login(user)
+    response = client.post(reverse("jobs:cancel", args=[job.id]), follow=True)
+    assert "The job was cancelled." in response.content.decode()
+    job.refresh_from_db()
+    assert job.status == Job.Status.CANCELLED and job.finished_at
+    assert ProcrastinateJob.objects.get(args__job_id=str(job.id)).status == "cancelled"
+
+
+def test_disabled_persona_cannot_be_used(user, persona):
+    from django.core.exceptions import ValidationError
+
+    persona.status = "disabled"
+    persona.save()
+    with pytest.raises(ValidationError, match="is disabled"):
+        services.job_create(
+            owner=user, deck=ContentFile(b"x", name="d.pptx"), title="d.pptx", persona=persona
+        )
+
+
+def test_unsatisfiable_range_is_416(client, user, persona, media_root):
+    job = Job.objects.create(
+        owner=user,
+        title="t.pptx",
+        persona=persona,
+        status=Job.Status.COMPLETED,
+        video="jobs/t/output/video.mp4",
+    )
+    target = media_root / "jobs/t/output/video.mp4"
+    target.parent.mkdir(parents=True)
+    target.write_bytes(b"0123456789")
+    client.force_login(user)
+    url = reverse("jobs:file", args=[job.id, "video"])
+    assert client.get(url, HTTP_RANGE="bytes=20-").status_code == 416
+    tail = client.get(url, HTTP_RANGE="bytes=-3")
+    assert tail.status_code == 206 and b"".join(tail.streaming_content) == b"789"
