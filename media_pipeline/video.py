@@ -1,10 +1,9 @@
 """Assembling slide images and narration into one H.264/AAC MP4 at a constant frame rate.
 
-A slide is a still picture, so its video is one keyframe followed by frames that repeat it.
-Each slide's first group of pictures (GOP) is encoded once; the slide's stream is that GOP
-repeated, then cut at a frame boundary for the remainder. This is the bitstream x264 would
-produce for the full length (the frames after a keyframe of a still are all skip frames),
-for a fraction of the encoding work.
+A slide is a still picture, so its video is a keyframe followed by frames that repeat it.
+x264 encodes each slide's keyframe once; the repeating frames are written directly as
+all-skip P frames (see media_pipeline.h264), and the keyframe is repeated every GOP so
+players can seek. The cost no longer grows with the video's length, only with slide count.
 """
 
 from __future__ import annotations
@@ -18,11 +17,10 @@ from pathlib import Path
 
 from media_pipeline.audio import concatenate_wavs, wav_duration
 from media_pipeline.errors import VideoAssemblyError
+from media_pipeline.h264 import StillPicture, split_access_units
 from media_pipeline.tools import find_ffmpeg, run_program
 
 logger = logging.getLogger("media_pipeline.video")
-
-_SLICE_TYPES = {1, 5}
 
 
 @dataclass(frozen=True)
@@ -34,8 +32,10 @@ class VideoOptions:
     gop_seconds: float = 2.0
     x264_preset: str = "veryfast"
     crf: int = 20
-    audio_bitrate: str = "160k"
-    audio_sample_rate: int = 48000
+    # Speech needs no more; the native coder at twice the time gives no audible gain.
+    audio_bitrate: str = "96k"
+    # None keeps the narration's own rate (Piper: 22.05 kHz); resampling adds nothing.
+    audio_sample_rate: int | None = None
     timeout_seconds: float = 900
     ffmpeg_binary: str | None = None
     parallel_encoders: int = max(1, os.cpu_count() or 1)
@@ -79,59 +79,48 @@ def assemble_video(
     frame_counts = slide_frame_counts(durations, options.fps)
     gop_frames = max(1, round(options.gop_seconds * options.fps))
 
-    def encode(index: int) -> Path:
-        return _encode_slide_gop(
-            ffmpeg,
-            clips[index].image,
-            work_dir / f"gop-{index:04d}.h264",
-            frames=min(frame_counts[index], gop_frames),
-            gop_frames=gop_frames,
-            options=options,
-        )
+    narration = work_dir / "narration.wav"
+    audio_duration = concatenate_wavs([clip.audio for clip in clips], narration)
 
+    batches = _batches(len(clips), options.parallel_encoders)
+
+    def encode(batch: range) -> list[StillPicture]:
+        keyframes = work_dir / f"keyframes-{batch.start:04d}.h264"
+        _encode_keyframes(ffmpeg, [clips[i].image for i in batch], keyframes, options)
+        pictures = split_access_units(keyframes.read_bytes())
+        if len(pictures) != len(batch):
+            raise VideoAssemblyError(
+                f"The encoder produced {len(pictures)} keyframes for {len(batch)} slides."
+            )
+        return [StillPicture.from_stream(picture) for picture in pictures]
+
+    # The audio encoder is single-threaded too: it runs beside the slide encoders.
     with ThreadPoolExecutor(max_workers=options.parallel_encoders) as pool:
-        gops = list(pool.map(encode, range(len(clips))))
+        audio_future = pool.submit(
+            _encode_audio, ffmpeg, narration, work_dir / "narration.m4a", options
+        )
+        stills = [still for batch in pool.map(encode, batches) for still in batch]
+        audio = audio_future.result()
 
     video_stream = work_dir / "video.h264"
     with video_stream.open("wb") as stream:
-        for gop_path, frames in zip(gops, frame_counts, strict=True):
-            _write_slide_stream(stream, gop_path.read_bytes(), frames, gop_frames)
+        for still, frames in zip(stills, frame_counts, strict=True):
+            _write_still(stream, still, frames, gop_frames)
 
-    narration = work_dir / "narration.wav"
-    audio_duration = concatenate_wavs([clip.audio for clip in clips], narration)
     run_program(
         [
-            ffmpeg,
-            "-nostdin",
-            "-v",
-            "error",
-            "-y",
-            "-framerate",
-            str(options.fps),
-            "-i",
-            video_stream,
-            "-i",
-            narration,
-            "-map",
-            "0:v:0",
-            "-map",
-            "1:a:0",
-            "-c:v",
-            "copy",
-            "-c:a",
-            "aac",
-            "-b:a",
-            options.audio_bitrate,
-            "-ar",
-            str(options.audio_sample_rate),
-            "-movflags",
-            "+faststart",
+            ffmpeg, "-nostdin", "-v", "error", "-y",
+            "-framerate", str(options.fps), "-i", video_stream,
+            "-i", audio,
+            "-map", "0:v:0", "-map", "1:a:0",
+            "-c", "copy",
+            "-movflags", "+faststart",
             out_path,
         ],
         timeout=options.timeout_seconds,
         error=VideoAssemblyError,
         what="ffmpeg (writing the MP4)",
-    )
+    )  # fmt: skip
     total_frames = sum(frame_counts)
     starts, elapsed = [], 0
     for frames in frame_counts:
@@ -143,91 +132,79 @@ def assemble_video(
     return AssembledVideo(out_path, total_frames / options.fps, total_frames, tuple(starts))
 
 
-def _encode_slide_gop(
-    ffmpeg: str, image: Path, out: Path, *, frames: int, gop_frames: int, options: VideoOptions
-) -> Path:
-    width, height = options.width, options.height
-    # Scale and pad once, then repeat the finished frame: the filters run on one picture only.
-    filters = (
-        f"scale={width}:{height}:force_original_aspect_ratio=decrease:flags=lanczos"
-        ":out_color_matrix=bt709:out_range=tv,"
-        f"pad={width}:{height}:(ow-iw)/2:(oh-ih)/2:color=black,setsar=1,format=yuv420p,"
-        f"loop=loop={frames - 1}:size=1:start=0"
-    )
+def _encode_audio(ffmpeg: str, wav: Path, out: Path, options: VideoOptions) -> Path:
+    resample = ["-ar", str(options.audio_sample_rate)] if options.audio_sample_rate else []
     run_program(
         [
-            ffmpeg,
-            "-nostdin",
-            "-v",
-            "error",
-            "-y",
-            "-i",
-            image,
-            "-vf",
-            filters,
-            "-frames:v",
-            str(frames),
-            "-c:v",
-            "libx264",
-            "-preset",
-            options.x264_preset,
-            "-crf",
-            str(options.crf),
-            "-tune",
-            "stillimage",
-            # One slice per frame and no B-frames, so the stream can be cut between any frames.
-            "-threads",
-            "1",
-            "-bf",
-            "0",
-            "-x264-params",
-            f"keyint={gop_frames}:min-keyint={gop_frames}:scenecut=0",
-            "-colorspace",
-            "bt709",
-            "-color_primaries",
-            "bt709",
-            "-color_trc",
-            "bt709",
-            "-bsf:v",
-            "h264_mp4toannexb",
-            "-f",
-            "h264",
+            ffmpeg, "-nostdin", "-v", "error", "-y", "-i", wav,
+            "-c:a", "aac", "-aac_coder", "fast", "-b:a", options.audio_bitrate, *resample,
             out,
         ],
         timeout=options.timeout_seconds,
         error=VideoAssemblyError,
-        what=f"ffmpeg (encoding {image.name})",
-    )
+        what="ffmpeg (encoding the narration)",
+    )  # fmt: skip
     return out
 
 
-def _write_slide_stream(stream, gop: bytes, frames: int, gop_frames: int) -> None:
-    """Write `frames` frames of a still slide from its encoded first GOP."""
-    starts = access_unit_offsets(gop)
-    encoded = len(starts)
-    if encoded < min(frames, gop_frames):
-        raise VideoAssemblyError(
-            f"The encoder produced {encoded} frames where {min(frames, gop_frames)} were needed."
+def _batches(count: int, parts: int) -> list[range]:
+    # One encoder process per core: starting ffmpeg and x264 costs more than a keyframe.
+    parts = max(1, min(parts, count))
+    size, extra = divmod(count, parts)
+    batches, first = [], 0
+    for part in range(parts):
+        last = first + size + (1 if part < extra else 0)
+        batches.append(range(first, last))
+        first = last
+    return batches
+
+
+def _encode_keyframes(ffmpeg: str, images: list[Path], out: Path, options: VideoOptions) -> None:
+    """Encode one keyframe per image, each carrying its own parameter sets, into out."""
+    width, height = options.width, options.height
+    inputs: list[str | Path] = []
+    chains = []
+    for index, image in enumerate(images):
+        inputs += ["-i", image]
+        chains.append(
+            f"[{index}:v]scale={width}:{height}:force_original_aspect_ratio=decrease"
+            ":flags=lanczos:out_color_matrix=bt709:out_range=tv,"
+            f"pad={width}:{height}:(ow-iw)/2:(oh-ih)/2:color=black,setsar=1,format=yuv420p"
+            f"[v{index}]"
         )
-    full_gops, remainder = divmod(frames, encoded)
-    for _ in range(full_gops):
-        stream.write(gop)
-    if remainder:
-        stream.write(gop[: starts[remainder]])
+    joined = "".join(f"[v{index}]" for index in range(len(images)))
+    graph = ";".join([*chains, f"{joined}concat=n={len(images)}:v=1:a=0[out]"])
+    run_program(
+        [
+            ffmpeg, "-nostdin", "-v", "error", "-y",
+            *inputs,
+            "-filter_complex", graph, "-map", "[out]",
+            "-fps_mode", "passthrough",
+            "-c:v", "libx264", "-preset", options.x264_preset, "-crf", str(options.crf),
+            "-tune", "stillimage",
+            # The repeated frames are written as CAVLC P slices without weighted prediction,
+            # so the keyframes' parameter sets must allow exactly that; every frame is an
+            # IDR picture with its own parameter sets, so each can stand alone.
+            "-x264-params",
+            "cabac=0:weightp=0:bframes=0:ref=1:keyint=1:repeat-headers=1:threads=1",
+            "-colorspace", "bt709", "-color_primaries", "bt709", "-color_trc", "bt709",
+            "-bsf:v", "h264_mp4toannexb", "-f", "h264",
+            out,
+        ],
+        timeout=options.timeout_seconds,
+        error=VideoAssemblyError,
+        what="ffmpeg (encoding the slides)",
+    )  # fmt: skip
 
 
-def access_unit_offsets(stream: bytes) -> list[int]:
-    """Return where each frame begins in an H.264 Annex B stream with one slice per frame."""
-    starts: list[int] = []
-    pending: int | None = None
-    position = stream.find(b"\x00\x00\x01")
-    while position != -1:
-        offset = position - 1 if position > 0 and stream[position - 1] == 0 else position
-        nal_type = stream[position + 3] & 0x1F if position + 3 < len(stream) else 0
-        if nal_type in _SLICE_TYPES:
-            starts.append(pending if pending is not None else offset)
-            pending = None
-        elif pending is None:
-            pending = offset
-        position = stream.find(b"\x00\x00\x01", position + 3)
-    return starts
+def _write_still(stream, still: StillPicture, frames: int, gop_frames: int) -> None:
+    """Write `frames` frames of a still slide: a keyframe every GOP, copies in between."""
+    copies = [still.repeat_frame(number) for number in range(1, min(frames, gop_frames + 1))]
+    for frame in range(frames):
+        position = frame % gop_frames
+        # The slide's last frame is never a keyframe, so two keyframes (which might share an
+        # idr_pic_id across encoder batches) are never adjacent at a slide change.
+        if position == 0 and (frame == 0 or frame < frames - 1):
+            stream.write(still.keyframe)
+        else:
+            stream.write(copies[(position or gop_frames) - 1])

@@ -117,3 +117,43 @@ def test_moov_atom_comes_first_for_streaming(tmp_path: Path):
     )
     head = video.path.read_bytes()[:4096]
     assert head.find(b"moov") != -1 and head.find(b"moov") < max(head.find(b"mdat"), 4096)
+
+
+def test_repeated_frames_decode_cleanly_and_equal_their_keyframe(tmp_path: Path):
+    clips = [
+        make_clip(tmp_path, "red", "#ff0000", 3.1),  # longer than one GOP: keyframe repeats
+        make_clip(tmp_path, "blue", "#0000ff", 0.6),
+    ]
+    options = VideoOptions(width=640, height=360, fps=FPS, gop_seconds=1.0)
+    video = assemble_video(clips, tmp_path / "out.mp4", tmp_path / "work", options)
+    strict = subprocess.run(
+        [find_ffmpeg(), "-v", "error", "-err_detect", "explode", "-xerror",
+         "-i", str(video.path), "-f", "null", "-"],
+        capture_output=True,
+    )  # fmt: skip
+    assert strict.returncode == 0, strict.stderr
+    hashes = subprocess.run(
+        [find_ffmpeg(), "-v", "error", "-i", str(video.path), "-an", "-f", "framemd5", "-"],
+        capture_output=True, check=True, text=True,
+    ).stdout  # fmt: skip
+    frames = [line.split(",")[-1].strip() for line in hashes.splitlines() if line[:1] == "0"]
+    runs = [frames.count(digest) for digest in dict.fromkeys(frames)]
+    assert runs == slide_frame_counts([3.1, 0.6], FPS) == [78, 14]
+
+
+def test_slide_ending_on_a_gop_boundary_ends_with_a_copy_not_a_keyframe(tmp_path: Path):
+    clips = [
+        make_clip(tmp_path, "red", "#ff0000", 2.04),  # 51 frames: frame 50 starts a GOP
+        make_clip(tmp_path, "blue", "#0000ff", 1.0),
+    ]
+    options = VideoOptions(width=320, height=180, fps=FPS, gop_seconds=2.0)
+    video = assemble_video(clips, tmp_path / "out.mp4", tmp_path / "work", options)
+    ffprobe_bin = str(Path(find_ffmpeg()).with_name("ffprobe"))
+    frames = subprocess.run(
+        [ffprobe_bin, "-v", "error", "-select_streams", "v", "-show_entries",
+         "frame=pict_type", "-of", "json", str(video.path)],
+        capture_output=True, check=True, text=True,
+    ).stdout  # fmt: skip
+    kinds = [frame["pict_type"] for frame in json.loads(frames)["frames"]]
+    assert len(kinds) == 76
+    assert [i for i, kind in enumerate(kinds) if kind == "I"] == [0, 51]

@@ -1,0 +1,248 @@
+"""Just enough H.264 bitstream work to repeat a still picture without re-encoding it.
+
+A slide's video is one keyframe followed by frames identical to it. Instead of asking x264
+to analyse hundreds of identical frames, we write those frames directly: P slices whose
+every macroblock is skipped (a copy of the previous frame, which costs no analysis and a
+few bytes). The sequence and picture parameter sets of the keyframe's own encoder tell us
+the header fields to write (H.264 spec, 7.3.2.1, 7.3.2.2, 7.3.3, 7.3.4).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from media_pipeline.errors import VideoAssemblyError
+
+NAL_SLICE = 1
+NAL_IDR = 5
+NAL_SPS = 7
+NAL_PPS = 8
+_HIGH_PROFILES = {100, 110, 122, 244, 44, 83, 86, 118, 128, 138, 139, 134, 135}
+
+
+@dataclass(frozen=True)
+class SequenceParameters:
+    sps_id: int
+    log2_max_frame_num: int
+    pic_order_cnt_type: int
+    log2_max_pic_order_cnt_lsb: int
+    frame_mbs_only: bool
+    macroblocks: int
+
+
+@dataclass(frozen=True)
+class PictureParameters:
+    pps_id: int
+    sps_id: int
+    cabac: bool
+    bottom_field_pic_order_present: bool
+    weighted_pred: bool
+    deblocking_filter_control_present: bool
+    redundant_pic_cnt_present: bool
+
+
+@dataclass(frozen=True)
+class NalUnit:
+    start: int  # offset of its start code
+    end: int
+    nal_type: int
+
+
+class _BitReader:
+    def __init__(self, data: bytes) -> None:
+        self.data, self.position = data, 0
+
+    def bit(self) -> int:
+        byte = self.data[self.position >> 3]
+        value = (byte >> (7 - (self.position & 7))) & 1
+        self.position += 1
+        return value
+
+    def bits(self, count: int) -> int:
+        value = 0
+        for _ in range(count):
+            value = (value << 1) | self.bit()
+        return value
+
+    def ue(self) -> int:
+        zeros = 0
+        while self.bit() == 0:
+            zeros += 1
+        return (1 << zeros) - 1 + self.bits(zeros)
+
+    def se(self) -> int:
+        code = self.ue()
+        return (code + 1) // 2 if code % 2 else -(code // 2)
+
+
+class _BitWriter:
+    def __init__(self) -> None:
+        self.bits_out: list[int] = []
+
+    def bits(self, value: int, count: int) -> None:
+        self.bits_out.extend((value >> (count - 1 - i)) & 1 for i in range(count))
+
+    def ue(self, value: int) -> None:
+        code = value + 1
+        length = code.bit_length()
+        self.bits(0, length - 1)
+        self.bits(code, length)
+
+    def rbsp(self) -> bytes:
+        bits = [*self.bits_out, 1]  # rbsp_stop_one_bit, then zeros to the byte boundary
+        bits.extend([0] * (-len(bits) % 8))
+        return bytes(int("".join(map(str, bits[i : i + 8])), 2) for i in range(0, len(bits), 8))
+
+
+def nal_units(stream: bytes) -> list[NalUnit]:
+    """Return the NAL units of an Annex B stream, each spanning its own start code."""
+    starts: list[tuple[int, int]] = []  # (start code offset, payload offset)
+    position = stream.find(b"\x00\x00\x01")
+    while position != -1:
+        offset = position - 1 if position > 0 and stream[position - 1] == 0 else position
+        starts.append((offset, position + 3))
+        position = stream.find(b"\x00\x00\x01", position + 3)
+    units = []
+    for index, (offset, payload) in enumerate(starts):
+        end = starts[index + 1][0] if index + 1 < len(starts) else len(stream)
+        units.append(NalUnit(offset, end, stream[payload] & 0x1F))
+    return units
+
+
+def split_access_units(stream: bytes) -> list[bytes]:
+    """Return each picture of a stream with one slice per picture, with the units before it."""
+    pictures: list[bytes] = []
+    start: int | None = None
+    for unit in nal_units(stream):
+        if start is None:
+            start = unit.start
+        if unit.nal_type in (NAL_SLICE, NAL_IDR):
+            pictures.append(stream[start : unit.end])
+            start = None
+    return pictures
+
+
+def _rbsp(stream: bytes, unit: NalUnit) -> bytes:
+    """Return a NAL unit's payload without its header byte and emulation prevention bytes."""
+    payload = stream[stream.index(b"\x00\x00\x01", unit.start) + 4 : unit.end]
+    return payload.replace(b"\x00\x00\x03", b"\x00\x00")
+
+
+def _escape(rbsp: bytes) -> bytes:
+    out = bytearray()
+    zeros = 0
+    for byte in rbsp:
+        if zeros >= 2 and byte <= 3:
+            out.append(3)
+            zeros = 0
+        out.append(byte)
+        zeros = zeros + 1 if byte == 0 else 0
+    return bytes(out)
+
+
+def parse_sps(rbsp: bytes) -> SequenceParameters:
+    reader = _BitReader(rbsp)
+    profile_idc = reader.bits(8)
+    reader.bits(16)  # constraint flags, level_idc
+    sps_id = reader.ue()
+    if profile_idc in _HIGH_PROFILES:
+        chroma_format_idc = reader.ue()
+        if chroma_format_idc == 3:
+            reader.bit()
+        reader.ue()
+        reader.ue()
+        reader.bit()
+        if reader.bit():
+            raise VideoAssemblyError("The encoder wrote custom scaling matrices; not supported.")
+    log2_max_frame_num = reader.ue() + 4
+    poc_type = reader.ue()
+    log2_max_poc_lsb = 0
+    if poc_type == 0:
+        log2_max_poc_lsb = reader.ue() + 4
+    elif poc_type == 1:
+        raise VideoAssemblyError("The encoder used picture order count type 1; not supported.")
+    reader.ue()  # max_num_ref_frames
+    reader.bit()  # gaps_in_frame_num_value_allowed_flag
+    width_mbs = reader.ue() + 1
+    height_map_units = reader.ue() + 1
+    frame_mbs_only = bool(reader.bit())
+    height_mbs = height_map_units * (1 if frame_mbs_only else 2)
+    return SequenceParameters(
+        sps_id, log2_max_frame_num, poc_type, log2_max_poc_lsb, frame_mbs_only,
+        width_mbs * height_mbs,
+    )  # fmt: skip
+
+
+def parse_pps(rbsp: bytes) -> PictureParameters:
+    reader = _BitReader(rbsp)
+    pps_id, sps_id = reader.ue(), reader.ue()
+    cabac = bool(reader.bit())
+    bottom_field_pic_order_present = bool(reader.bit())
+    if reader.ue() != 0:
+        raise VideoAssemblyError("The encoder used slice groups; not supported.")
+    reader.ue()
+    reader.ue()  # num_ref_idx_l0/l1_default_active_minus1
+    weighted_pred = bool(reader.bit())
+    reader.bits(2)  # weighted_bipred_idc
+    reader.se()
+    reader.se()
+    reader.se()  # pic_init_qp, pic_init_qs, chroma_qp_index_offset
+    deblocking_filter_control_present = bool(reader.bit())
+    reader.bit()  # constrained_intra_pred_flag
+    redundant_pic_cnt_present = bool(reader.bit())
+    return PictureParameters(
+        pps_id, sps_id, cabac, bottom_field_pic_order_present, weighted_pred,
+        deblocking_filter_control_present, redundant_pic_cnt_present,
+    )  # fmt: skip
+
+
+@dataclass(frozen=True)
+class StillPicture:
+    """A one-frame encode of a slide, and what is needed to write frames repeating it."""
+
+    keyframe: bytes  # parameter sets and the IDR picture, ready to write
+    sps: SequenceParameters
+    pps: PictureParameters
+
+    @classmethod
+    def from_stream(cls, stream: bytes) -> StillPicture:
+        units = nal_units(stream)
+        sps = pps = None
+        for unit in units:
+            if unit.nal_type == NAL_SPS:
+                sps = parse_sps(_rbsp(stream, unit))
+            elif unit.nal_type == NAL_PPS:
+                pps = parse_pps(_rbsp(stream, unit))
+        idr = [unit for unit in units if unit.nal_type == NAL_IDR]
+        if sps is None or pps is None or not idr:
+            raise VideoAssemblyError("The encoder did not produce a keyframe with its settings.")
+        if pps.cabac or pps.weighted_pred:
+            raise VideoAssemblyError("Repeated frames need an encode with cabac=0 and weightp=0.")
+        return cls(stream, sps, pps)
+
+    def repeat_frame(self, frame_number: int) -> bytes:
+        """Return the NAL unit of frame `frame_number` (>= 1) after the keyframe: a copy of it."""
+        sps, pps = self.sps, self.pps
+        writer = _BitWriter()
+        writer.ue(0)  # first_mb_in_slice
+        writer.ue(5)  # slice_type: P, and every slice of the picture is P
+        writer.ue(pps.pps_id)
+        writer.bits(frame_number % (1 << sps.log2_max_frame_num), sps.log2_max_frame_num)
+        if not sps.frame_mbs_only:
+            writer.bits(0, 1)  # field_pic_flag
+        if sps.pic_order_cnt_type == 0:
+            lsb = (2 * frame_number) % (1 << sps.log2_max_pic_order_cnt_lsb)
+            writer.bits(lsb, sps.log2_max_pic_order_cnt_lsb)
+            if pps.bottom_field_pic_order_present:
+                writer.ue(0)  # delta_pic_order_cnt_bottom (se 0 == ue 0)
+        if pps.redundant_pic_cnt_present:
+            writer.ue(0)
+        writer.bits(0, 1)  # num_ref_idx_active_override_flag
+        writer.bits(0, 1)  # ref_pic_list_modification_flag_l0
+        writer.bits(0, 1)  # adaptive_ref_pic_marking_mode_flag: sliding window
+        writer.ue(0)  # slice_qp_delta (se 0 == ue 0)
+        if pps.deblocking_filter_control_present:
+            writer.ue(1)  # disable_deblocking_filter_idc: nothing to filter in a copy
+        writer.ue(sps.macroblocks)  # mb_skip_run: every macroblock is skipped
+        header = bytes([0x41])  # nal_ref_idc 2, nal_unit_type 1 (non-IDR slice)
+        return b"\x00\x00\x00\x01" + header + _escape(writer.rbsp())
