@@ -1,0 +1,168 @@
+"""End-to-end benchmark: upload to finished video with captions, through the queue.
+
+    .venv/bin/python -m benchmarks.end_to_end [--runs 3]
+
+Starts `manage.py procrastinate worker --queues=cpu` (the database is the embedded one unless
+DATABASE_URL is set), submits the 10-slide reference deck (about 75 s of narration), and
+times each job from upload until its video and captions are stored. The first job is also
+reported on its own: it pays for loading the voice and starting LibreOffice. In the same
+run, the baseline does the same work in one process without the queue, one step after the
+other. Peak memory of the worker's process tree (LibreOffice and ffmpeg included) is shown.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+import psutil
+
+REPO = Path(__file__).resolve().parent.parent
+TARGET_SECONDS = 15.0
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--runs", type=int, default=3)
+    args = parser.parse_args()
+
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "project.settings")
+    os.environ.setdefault("SLIDECAST_LOG_LEVEL", "WARNING")
+    sys.path.insert(0, str(REPO))
+    import django
+
+    django.setup()
+    from django.core.management import call_command
+
+    call_command("migrate", verbosity=0)
+
+    with tempfile.TemporaryDirectory(prefix="slidecast-e2e-") as tmp:
+        deck = _reference_deck(Path(tmp))
+        baseline = _direct_pipeline(deck, Path(tmp))
+        cold, warm, video_seconds, peak_mb = _through_queue(deck, args.runs)
+
+    median = statistics.median(warm)
+    print("End to end: 10 slides, upload to stored MP4 + SRT + WebVTT, 1920x1080")
+    print(f"video length:                          {video_seconds:6.2f} s")
+    print(f"baseline, one process, no queue:       {baseline:6.2f} s")
+    print(f"through the queue, first job (cold):   {cold:6.2f} s")
+    print(
+        f"through the queue, warm worker:        {median:6.2f} s "
+        f"(median of {len(warm)}: {', '.join(f'{t:.2f}' for t in warm)})"
+    )
+    print(f"warm / video length:                   {median / video_seconds:6.3f}x")
+    print(f"speed-up of the queue over baseline:   {baseline / median:6.2f}x")
+    print(
+        f"target:                                {TARGET_SECONDS:6.2f} s "
+        f"({'met' if median <= TARGET_SECONDS else 'MISSED'})"
+    )
+    print(f"worker peak memory (process tree):     {peak_mb:6.0f} MB")
+
+
+def _reference_deck(folder: Path) -> Path:
+    from benchmarks.reference_deck import write_reference_deck
+
+    return write_reference_deck(folder / "reference.pptx")
+
+
+def _direct_pipeline(deck: Path, folder: Path) -> float:
+    """Return seconds for the same steps run one after another in this process."""
+    from media_pipeline.captions import to_srt, to_webvtt
+    from media_pipeline.deck import DeckLimits, read_speaker_notes, validate_deck
+    from media_pipeline.render import RenderOptions, render_slides
+    from media_pipeline.tts import EngineRegistry, NarrationOptions, narrate
+    from media_pipeline.video import SlideClip, VideoOptions, assemble_video
+
+    start = time.perf_counter()
+    validate_deck(deck, DeckLimits())
+    notes = read_speaker_notes(deck)
+    images = render_slides(deck, folder / "direct", RenderOptions(profile_root=folder / "lo"))
+    engine = EngineRegistry().get("piper")
+    narrations = [
+        narrate(n.notes, engine=engine, voice="en_US-joe-medium", options=NarrationOptions(),
+                out_wav=folder / "direct" / f"{i}.wav")
+        for i, n in enumerate(notes)
+    ]  # fmt: skip
+    video = assemble_video(
+        [SlideClip(image, n.wav_path) for image, n in zip(images, narrations, strict=True)],
+        folder / "direct.mp4",
+        folder / "direct-work",
+        VideoOptions(),
+    )
+    cues = [
+        c.shifted(s) for n, s in zip(narrations, video.slide_starts, strict=True) for c in n.cues
+    ]
+    (folder / "direct.srt").write_text(to_srt(cues))
+    (folder / "direct.vtt").write_text(to_webvtt(cues))
+    return time.perf_counter() - start
+
+
+def _through_queue(deck: Path, runs: int) -> tuple[float, list[float], float, float]:
+    from django.contrib.auth import get_user_model
+    from django.core.files import File
+
+    from jobs import services
+    from jobs.inprocess_worker import live_worker_count
+    from jobs.models import Job, Persona
+
+    user, _ = get_user_model().objects.get_or_create(username="benchmark")
+    persona = Persona.objects.filter(status="active").order_by("id").first()
+    worker = subprocess.Popen(
+        [sys.executable, "manage.py", "procrastinate", "worker", "--queues=cpu"],
+        cwd=REPO,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    peak = [0]
+    stop = threading.Event()
+
+    def sample() -> None:
+        process = psutil.Process(worker.pid)
+        while not stop.is_set():
+            try:
+                tree = [process, *process.children(recursive=True)]
+                peak[0] = max(peak[0], sum(p.memory_info().rss for p in tree))
+            except psutil.Error:
+                pass
+            time.sleep(0.05)
+
+    sampler = threading.Thread(target=sample, daemon=True)
+    sampler.start()
+    try:
+        deadline = time.monotonic() + 60
+        while live_worker_count() == 0:
+            if time.monotonic() > deadline or worker.poll() is not None:
+                raise SystemExit("the worker did not start")
+            time.sleep(0.2)
+        times: list[float] = []
+        video_seconds = 0.0
+        for _ in range(runs + 1):
+            start = time.perf_counter()
+            with deck.open("rb") as handle:
+                job = services.job_create(
+                    owner=user, deck=File(handle, name=deck.name), title=deck.name,
+                    persona=persona,
+                )  # fmt: skip
+            while not Job.objects.filter(id=job.id, status__in=Job.FINISHED).exists():
+                time.sleep(0.02)
+            times.append(time.perf_counter() - start)
+            job.refresh_from_db()
+            if job.status != Job.Status.COMPLETED:
+                raise SystemExit(f"job failed: {job.error}")
+            video_seconds = job.duration_seconds
+    finally:
+        stop.set()
+        worker.terminate()
+        worker.wait(timeout=60)
+    return times[0], times[1:], video_seconds, peak[0] / 1024**2
+
+
+if __name__ == "__main__":
+    main()
