@@ -46,6 +46,10 @@ class JobAdmin(admin.ModelAdmin):
     )
     inlines = [SlideInline]
 
+    def has_add_permission(self, request) -> bool:
+        # Jobs start from an upload (web, API or CLI), which also queues their first step.
+        return False
+
 
 @admin.register(Slide)
 class SlideAdmin(admin.ModelAdmin):
@@ -54,6 +58,9 @@ class SlideAdmin(admin.ModelAdmin):
     search_fields = ("job__id", "job__title", "notes")
     list_select_related = ("job",)
     readonly_fields = ("job", "index", "source_number", "image", "audio", "cues", "updated_at")
+
+    def has_add_permission(self, request) -> bool:
+        return False
 
 
 @admin.register(Persona)

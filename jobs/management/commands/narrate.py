@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import shutil
 import sys
 import time
@@ -51,6 +52,10 @@ class Command(BaseCommand):
         parser.add_argument("--timeout", type=float, default=3600, help="give up after seconds")
 
     def handle(self, *args, **options) -> None:
+        if options["verbosity"] < 2:
+            # Progress goes to the bar; log lines between its redraws would only garble it.
+            for name in ("slidecast", "media_pipeline"):
+                logging.getLogger(name).setLevel(logging.WARNING)
         deck: Path = options["deck"]
         if not deck.is_file():
             raise CommandError(f"{deck} does not exist or is not a file.")
