@@ -91,7 +91,8 @@ def job_slides_create(*, job_id: str, slides: Sequence[RenderedSlide]) -> bool:
     job.slide_count = len(created)
     job.status = Job.Status.SYNTHESIZING_AUDIO
     job.progress = PROGRESS_RENDERED
-    job.save(update_fields=["slide_count", "status", "progress"])
+    job.error = ""
+    job.save(update_fields=["slide_count", "status", "progress", "error"])
     from jobs.tasks import narrate_slide
 
     queue = speech_engines().queue_for(job.persona.tts_engine)
@@ -139,11 +140,12 @@ def slide_narration_store(
     job.progress = round(
         PROGRESS_RENDERED + (PROGRESS_NARRATED - PROGRESS_RENDERED) * narrated_share
     )
+    job.error = ""  # a note about an earlier retry no longer applies
     if remaining:
-        job.save(update_fields=["progress"])
+        job.save(update_fields=["progress", "error"])
         return False
     job.status = Job.Status.ASSEMBLING_VIDEO
-    job.save(update_fields=["progress", "status"])
+    job.save(update_fields=["progress", "error", "status"])
     from jobs.tasks import assemble
 
     try:

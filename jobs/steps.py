@@ -21,7 +21,7 @@ from jobs.pipeline_config import (
 from jobs.storage import storage_fetch, storage_put
 from media_pipeline.captions import Cue, to_srt, to_webvtt
 from media_pipeline.deck import read_speaker_notes, validate_deck
-from media_pipeline.errors import DeckRenderError
+from media_pipeline.errors import SlideCountMismatchError
 from media_pipeline.render import render_slides
 from media_pipeline.tts import narrate
 from media_pipeline.video import SlideClip, assemble_video
@@ -46,7 +46,7 @@ def decompose_job(*, job_id: str) -> None:
         slide_notes = read_speaker_notes(deck)
         images = render_slides(deck, work / "slides", render_options(job))
         if len(images) != len(slide_notes):
-            raise DeckRenderError(
+            raise SlideCountMismatchError(
                 f"The deck shows {len(slide_notes)} slides but LibreOffice rendered "
                 f"{len(images)}. Open and save the deck again, then upload it once more."
             )

@@ -22,16 +22,14 @@ class PipelineRetryStrategy(RetryStrategy):
     """Exponential backoff for transient failures; bad input is never retried."""
 
     def get_retry_decision(self, *, exception: BaseException, job: QueueJob):
-        if getattr(exception, "permanent", False):
+        # job.attempts counts the runs before this one. (procrastinate reads a max_attempts
+        # of 0 as "no limit", so the limit on runs is applied here instead.)
+        if getattr(exception, "permanent", False) or job.attempts + 1 >= MAX_ATTEMPTS:
             return None
         return super().get_retry_decision(exception=exception, job=job)
 
 
-RETRY = PipelineRetryStrategy(
-    # procrastinate counts retries, not runs.
-    max_attempts=MAX_ATTEMPTS - 1,
-    exponential_wait=settings.SLIDECAST["TASK_RETRY_BASE_SECONDS"],
-)
+RETRY = PipelineRetryStrategy(exponential_wait=settings.SLIDECAST["TASK_RETRY_BASE_SECONDS"])
 
 
 def _run_step(
@@ -55,7 +53,7 @@ def _run_step(
         logger.exception("job %s: unexpected error while %s", job_id, doing)
         message = (
             f"Slidecast hit an internal error while {doing} ({type(exc).__name__}). "
-            "Retry the job; if it fails again, tell the operators."
+            "Upload the deck again; if it fails again, tell the operators."
         )
         if final_attempt:
             services.job_fail(

@@ -1,7 +1,9 @@
 from __future__ import annotations
 
+from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
+from django.core.exceptions import ValidationError
 from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import redirect, render
 from django.utils.text import slugify
@@ -28,22 +30,53 @@ _FILES = {
 @login_required
 @require_http_methods(["GET", "POST"])
 def job_list(request: HttpRequest) -> HttpResponse:
+    if request.method == "POST" and _declared_size(request) > _request_limit():
+        # Refused from the headers, before the body is read and spooled to disk.
+        limit_mb = settings.SLIDECAST["MAX_UPLOAD_BYTES"] / 1024**2
+        return _job_list_page(
+            request,
+            JobCreateForm(),
+            status=413,
+            upload_error=f"The upload is larger than the limit of {limit_mb:.0f} MB.",
+        )
     form = JobCreateForm(request.POST or None, request.FILES or None)
     if request.method == "POST" and form.is_valid():
         data = form.cleaned_data
-        job = services.job_create(
-            owner=request.user,
-            deck=data["deck"],
-            title=data["deck"].name,
-            persona=data["persona"],
-            resolution=data["resolution"],
-            padding_seconds=data["padding_seconds"],
-            empty_slide_seconds=data["empty_slide_seconds"],
-        )
-        return redirect("jobs:detail", job_id=job.id)
+        try:
+            job = services.job_create(
+                owner=request.user,
+                deck=data["deck"],
+                title=data["deck"].name,
+                persona=data["persona"],
+                resolution=data["resolution"],
+                padding_seconds=data["padding_seconds"],
+                empty_slide_seconds=data["empty_slide_seconds"],
+            )
+        except ValidationError as exc:
+            form.add_error(None, exc)
+        else:
+            return redirect("jobs:detail", job_id=job.id)
+    return _job_list_page(request, form, status=400 if request.method == "POST" else 200)
+
+
+def _job_list_page(
+    request: HttpRequest, form: JobCreateForm, *, status: int, upload_error: str = ""
+) -> HttpResponse:
     jobs = selectors.job_list_for(user=request.user)[:100]
-    status = 400 if request.method == "POST" else 200
-    return render(request, "jobs/job_list.html", {"form": form, "jobs": jobs}, status=status)
+    context = {"form": form, "jobs": jobs, "upload_error": upload_error}
+    return render(request, "jobs/job_list.html", context, status=status)
+
+
+def _declared_size(request: HttpRequest) -> int:
+    try:
+        return int(request.META.get("CONTENT_LENGTH") or 0)
+    except ValueError:
+        return 0
+
+
+def _request_limit() -> int:
+    # The deck plus room for the other form fields and multipart boundaries.
+    return settings.SLIDECAST["MAX_UPLOAD_BYTES"] + 64 * 1024
 
 
 @login_required

@@ -27,6 +27,13 @@ class DeckRenderError(PipelineError):
     code = "render_failed"
 
 
+class SlideCountMismatchError(DeckRenderError):
+    """LibreOffice rendered a different number of slides than the deck shows: every time."""
+
+    permanent = True
+    code = "render_mismatch"
+
+
 class ModelNotFoundError(PipelineError):
     """A voice or speech-recognition model is not installed where the settings point."""
 

@@ -28,6 +28,7 @@ class SequenceParameters:
     log2_max_pic_order_cnt_lsb: int
     frame_mbs_only: bool
     macroblocks: int
+    max_num_ref_frames: int
 
 
 @dataclass(frozen=True)
@@ -147,8 +148,8 @@ def parse_sps(rbsp: bytes) -> SequenceParameters:
     sps_id = reader.ue()
     if profile_idc in _HIGH_PROFILES:
         chroma_format_idc = reader.ue()
-        if chroma_format_idc == 3:
-            reader.bit()
+        if chroma_format_idc == 3 and reader.bit():
+            raise VideoAssemblyError("The encoder coded colour planes separately; not supported.")
         reader.ue()
         reader.ue()
         reader.bit()
@@ -161,7 +162,7 @@ def parse_sps(rbsp: bytes) -> SequenceParameters:
         log2_max_poc_lsb = reader.ue() + 4
     elif poc_type == 1:
         raise VideoAssemblyError("The encoder used picture order count type 1; not supported.")
-    reader.ue()  # max_num_ref_frames
+    max_num_ref_frames = reader.ue()
     reader.bit()  # gaps_in_frame_num_value_allowed_flag
     width_mbs = reader.ue() + 1
     height_map_units = reader.ue() + 1
@@ -169,7 +170,7 @@ def parse_sps(rbsp: bytes) -> SequenceParameters:
     height_mbs = height_map_units * (1 if frame_mbs_only else 2)
     return SequenceParameters(
         sps_id, log2_max_frame_num, poc_type, log2_max_poc_lsb, frame_mbs_only,
-        width_mbs * height_mbs,
+        width_mbs * height_mbs, max_num_ref_frames,
     )  # fmt: skip
 
 
@@ -216,6 +217,9 @@ class StillPicture:
         idr = [unit for unit in units if unit.nal_type == NAL_IDR]
         if sps is None or pps is None or not idr:
             raise VideoAssemblyError("The encoder did not produce a keyframe with its settings.")
+        if sps.max_num_ref_frames < 1:
+            # An intra-only sequence: P frames referring to the keyframe would break it.
+            raise VideoAssemblyError("The keyframe's sequence allows no reference frames.")
         if pps.cabac or pps.weighted_pred:
             raise VideoAssemblyError("Repeated frames need an encode with cabac=0 and weightp=0.")
         return cls(stream, sps, pps)

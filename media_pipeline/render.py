@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import atexit
 import logging
 import os
 import re
@@ -136,16 +137,21 @@ def _page_number(path: Path) -> int:
 
 
 _profile_lock = threading.Lock()
+_profile_roots: set[Path] = set()
 
 
 def _profile_dir(root: Path) -> Path:
+    """Return this thread's LibreOffice profile, kept for the process's life (it starts faster)."""
     with _profile_lock:
         profile = root / f"{os.getpid()}-{threading.get_ident()}"
         profile.mkdir(parents=True, exist_ok=True)
+        if not _profile_roots:
+            atexit.register(_remove_profiles)
+        _profile_roots.add(root)
     return profile
 
 
-def remove_profiles(root: Path) -> None:
-    """Remove the LibreOffice profiles this process created (called at worker shutdown)."""
-    for profile in root.glob(f"{os.getpid()}-*"):
-        shutil.rmtree(profile, ignore_errors=True)
+def _remove_profiles() -> None:
+    for root in _profile_roots:
+        for profile in root.glob(f"{os.getpid()}-*"):
+            shutil.rmtree(profile, ignore_errors=True)

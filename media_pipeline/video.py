@@ -57,12 +57,16 @@ class AssembledVideo:
 
 
 def slide_frame_counts(durations: Sequence[float], fps: int) -> list[int]:
-    """Return frames per slide so that every slide change falls on the frame nearest its audio."""
+    """Return frames per slide so that every slide change falls on the frame nearest its audio.
+
+    A slide lasts at least two frames, so a keyframe is never next to another slide's
+    keyframe (two adjacent IDR pictures would need different idr_pic_ids).
+    """
     counts, elapsed, previous_boundary = [], 0.0, 0
     for duration in durations:
         elapsed += duration
         boundary = round(elapsed * fps)
-        counts.append(max(1, boundary - previous_boundary))
+        counts.append(max(2, boundary - previous_boundary))
         previous_boundary += counts[-1]
     return counts
 
@@ -182,11 +186,14 @@ def _encode_keyframes(ffmpeg: str, images: list[Path], out: Path, options: Video
             "-fps_mode", "passthrough",
             "-c:v", "libx264", "-preset", options.x264_preset, "-crf", str(options.crf),
             "-tune", "stillimage",
-            # The repeated frames are written as CAVLC P slices without weighted prediction,
-            # so the keyframes' parameter sets must allow exactly that; every frame is an
-            # IDR picture with its own parameter sets, so each can stand alone.
+            # Every frame is forced to be an IDR picture with its own parameter sets, so each
+            # can stand alone. The sequence must still allow one reference frame (keyint=1
+            # would declare it intra-only), and the repeated frames are CAVLC P slices
+            # without weighted prediction, so the parameter sets must allow exactly that.
+            "-force_key_frames", "expr:1",
             "-x264-params",
-            "cabac=0:weightp=0:bframes=0:ref=1:keyint=1:repeat-headers=1:threads=1",
+            "cabac=0:weightp=0:bframes=0:ref=1:keyint=100000:scenecut=0:repeat-headers=1"
+            ":threads=1",
             "-colorspace", "bt709", "-color_primaries", "bt709", "-color_trc", "bt709",
             "-bsf:v", "h264_mp4toannexb", "-f", "h264",
             out,

@@ -52,3 +52,9 @@ def test_narrate_command_reports_a_failed_job(tmp_path: Path, persona, work_dir)
     fake.write_text("not a deck")
     with pytest.raises(CommandError, match="ended failed: .*not a ZIP archive"):
         call_command("narrate", str(fake), stdout=io.StringIO(), stderr=io.StringIO())
+
+
+def test_narrate_command_explains_invalid_options(deck_path, persona):
+    deck = deck_path([("One", "Hello.")])
+    with pytest.raises(CommandError, match="padding_seconds: Ensure this value is less than"):
+        call_command("narrate", str(deck), "--padding", "99", stderr=io.StringIO())

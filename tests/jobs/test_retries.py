@@ -1,7 +1,9 @@
 from __future__ import annotations
 
 import pytest
+from django.conf import settings
 from django.core.files import File
+from django.utils import timezone
 from procrastinate import jobs as queue_jobs
 from procrastinate.contrib.django.models import ProcrastinateJob
 
@@ -27,7 +29,23 @@ def test_transient_errors_back_off_exponentially_until_the_last_attempt():
         for n in range(MAX_ATTEMPTS)
     ]
     assert waits[-1] is None
-    assert all(decision is not None for decision in waits[:-1])
+    base = settings.SLIDECAST["TASK_RETRY_BASE_SECONDS"]
+    now = timezone.now()
+    delays = [(decision.retry_at - now).total_seconds() for decision in waits[:-1]]
+    expected = [base ** (attempt + 1) for attempt in range(MAX_ATTEMPTS - 1)]
+    assert delays == pytest.approx(expected, abs=1)
+
+
+def test_a_single_allowed_run_means_no_retry(monkeypatch):
+    monkeypatch.setattr("jobs.tasks.MAX_ATTEMPTS", 1)
+    assert RETRY.get_retry_decision(exception=DeckRenderError("slow"), job=queue_job(0)) is None
+
+
+def test_slide_count_mismatch_is_not_retried():
+    from media_pipeline.errors import SlideCountMismatchError
+
+    error = SlideCountMismatchError("3 slides, 2 images")
+    assert RETRY.get_retry_decision(exception=error, job=queue_job(0)) is None
 
 
 @pytest.mark.slow

@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import pytest
+from django.core.exceptions import ValidationError
 from django.core.files.base import ContentFile
 from django.urls import reverse
 from procrastinate.contrib.django.models import ProcrastinateJob
@@ -128,3 +129,34 @@ def test_unsatisfiable_range_is_416(client, user, persona, media_root):
     assert client.get(url, HTTP_RANGE="bytes=20-").status_code == 416
     tail = client.get(url, HTTP_RANGE="bytes=-3")
     assert tail.status_code == 206 and b"".join(tail.streaming_content) == b"789"
+
+
+def test_upload_declared_larger_than_the_limit_is_refused_before_reading(client, user, settings):
+    settings.SLIDECAST = {**settings.SLIDECAST, "MAX_UPLOAD_BYTES": 1024}
+    client.force_login(user)
+    response = client.post(
+        reverse("jobs:list"),
+        data=b"x" * 200_000,
+        content_type="multipart/form-data; boundary=BoUnDaRy",
+    )
+    assert response.status_code == 413
+    assert "larger than the limit of 0 MB" in response.content.decode()
+
+
+def test_persona_disabled_after_the_form_was_shown_is_a_form_error(
+    client, user, persona, deck_path, monkeypatch
+):
+    client.force_login(user)
+
+    def disabled(**kwargs):
+        raise ValidationError({"persona": "The persona 'Joe (US English)' is disabled."})
+
+    monkeypatch.setattr(services, "job_create", disabled)
+    with deck_path([("One", "Hello.")]).open("rb") as upload:
+        response = client.post(
+            reverse("jobs:list"),
+            {"deck": upload, "persona": persona.id, "resolution": "1920x1080",
+             "padding_seconds": 0.5, "empty_slide_seconds": 3},
+        )  # fmt: skip
+    assert response.status_code == 400
+    assert "is disabled" in response.content.decode()

@@ -157,3 +157,16 @@ def test_slide_ending_on_a_gop_boundary_ends_with_a_copy_not_a_keyframe(tmp_path
     kinds = [frame["pict_type"] for frame in json.loads(frames)["frames"]]
     assert len(kinds) == 76
     assert [i for i, kind in enumerate(kinds) if kind == "I"] == [0, 51]
+
+
+def test_keyframe_sequence_allows_the_reference_the_copies_need(tmp_path: Path):
+    from media_pipeline.h264 import StillPicture, split_access_units
+    from media_pipeline.video import _encode_keyframes
+
+    images = [make_clip(tmp_path, name, color, 1.0).image for name, color in
+              (("red", "#ff0000"), ("blue", "#0000ff"))]  # fmt: skip
+    out = tmp_path / "keys.h264"
+    _encode_keyframes(find_ffmpeg(), images, out, VideoOptions(width=320, height=180))
+    stills = [StillPicture.from_stream(p) for p in split_access_units(out.read_bytes())]
+    assert len(stills) == 2
+    assert all(still.sps.max_num_ref_frames >= 1 for still in stills)

@@ -9,6 +9,7 @@ import time
 from pathlib import Path
 
 from django.contrib.auth import get_user_model
+from django.core.exceptions import ValidationError
 from django.core.files import File
 from django.core.files.storage import default_storage
 from django.core.management.base import BaseCommand, CommandError, CommandParser
@@ -63,15 +64,21 @@ class Command(BaseCommand):
         persona = self._persona(options["persona"])
         owner = self._owner(options["user"])
         with deck.open("rb") as handle:
-            job = services.job_create(
-                owner=owner,
-                deck=File(handle, name=deck.name),
-                title=deck.name,
-                persona=persona,
-                resolution=options["resolution"],
-                padding_seconds=options["padding"],
-                empty_slide_seconds=options["empty_slide_seconds"],
-            )
+            try:
+                job = services.job_create(
+                    owner=owner,
+                    deck=File(handle, name=deck.name),
+                    title=deck.name,
+                    persona=persona,
+                    resolution=options["resolution"],
+                    padding_seconds=options["padding"],
+                    empty_slide_seconds=options["empty_slide_seconds"],
+                )
+            except ValidationError as exc:
+                problems = "; ".join(
+                    f"{field}: {' '.join(errors)}" for field, errors in exc.message_dict.items()
+                )
+                raise CommandError(f"The job's options are not valid: {problems}") from exc
         self.stderr.write(f"Job {job.id} queued.")
         run_worker = options["worker"] == "always" or (
             options["worker"] == "auto" and live_worker_count() == 0
