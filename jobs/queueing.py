@@ -30,3 +30,8 @@ def deferrer(
         queueing_lock=queueing_lock,
         priority=priority,
     )
+
+
+def transactional_job_manager() -> manager.JobManager:
+    """procrastinate's job manager on Django's connection (usable in any sync code)."""
+    return _transactional_jobs

@@ -40,6 +40,7 @@ def job_create(
     resolution: str = Job.Resolution.FULL_HD,
     padding_seconds: float = 0.5,
     empty_slide_seconds: float = 3.0,
+    priority: int = Job.Priority.NORMAL,
 ) -> Job:
     """Store the upload, create its job and queue its first step once the row is committed."""
     if persona.status != Persona.Status.ACTIVE:
@@ -51,16 +52,43 @@ def job_create(
         resolution=resolution,
         padding_seconds=padding_seconds,
         empty_slide_seconds=empty_slide_seconds,
+        priority=priority,
     )
     job.full_clean(exclude=["deck"])
     with transaction.atomic():
         job.deck.save("deck.pptx", deck, save=False)
         job.save()
-        from jobs.tasks import decompose
-
-        deferrer(decompose).defer(job_id=str(job.id))
+        _defer_decompose(job)
     logger.info("job %s created for %s", job.id, owner)
     return job
+
+
+def _defer_decompose(job: Job) -> None:
+    from jobs.tasks import decompose
+
+    deferrer(decompose, priority=job.priority).defer(job_id=str(job.id))
+
+
+def _defer_narrations(job: Job, slide_ids: Sequence[int]) -> None:
+    from jobs.tasks import narrate_slide
+
+    queue = speech_engines().queue_for(job.persona.tts_engine)
+    deferrer(narrate_slide, queue=queue, priority=job.priority).batch_defer(
+        *({"job_id": str(job.id), "slide_id": slide_id} for slide_id in slide_ids)
+    )
+
+
+def _defer_assembly(job: Job) -> None:
+    from jobs.tasks import assemble
+
+    try:
+        # The row lock is what makes this happen once; the queueing lock is a second guard.
+        with transaction.atomic():
+            deferrer(assemble, queueing_lock=f"assemble:{job.id}", priority=job.priority).defer(
+                job_id=str(job.id)
+            )
+    except AlreadyEnqueued:
+        logger.warning("assembly of job %s was already queued", job.id)
 
 
 def job_start_decomposition(*, job_id: str) -> bool:
@@ -93,12 +121,7 @@ def job_slides_create(*, job_id: str, slides: Sequence[RenderedSlide]) -> bool:
     job.progress = PROGRESS_RENDERED
     job.error = ""
     job.save(update_fields=["slide_count", "status", "progress", "error"])
-    from jobs.tasks import narrate_slide
-
-    queue = speech_engines().queue_for(job.persona.tts_engine)
-    deferrer(narrate_slide, queue=queue).batch_defer(
-        *({"job_id": str(job.id), "slide_id": slide.id} for slide in created)
-    )
+    _defer_narrations(job, [slide.id for slide in created])
     return True
 
 
@@ -146,14 +169,7 @@ def slide_narration_store(
         return False
     job.status = Job.Status.ASSEMBLING_VIDEO
     job.save(update_fields=["progress", "error", "status"])
-    from jobs.tasks import assemble
-
-    try:
-        # The row lock is what makes this happen once; the queueing lock is a second guard.
-        with transaction.atomic():
-            deferrer(assemble, queueing_lock=f"assemble:{job.id}").defer(job_id=str(job.id))
-    except AlreadyEnqueued:
-        logger.warning("assembly of job %s was already queued", job.id)
+    _defer_assembly(job)
     return True
 
 
@@ -214,9 +230,11 @@ def job_note_retry(*, job_id: str, message: str) -> None:
 
 
 def job_cancel(*, job: Job) -> bool:
-    """Cancel the job: queued steps are dropped, running ones stop at their next check."""
-    from procrastinate.contrib.django.models import ProcrastinateJob
+    """Cancel the job: waiting steps are cancelled, running ones asked to abort.
 
+    A running step that does not stop in time finds the job cancelled when it tries to
+    record its result, and records nothing.
+    """
     with transaction.atomic():
         cancelled = (
             Job.objects.filter(id=job.id)
@@ -225,10 +243,70 @@ def job_cancel(*, job: Job) -> bool:
         )
         if not cancelled:
             return False
-    queued = ProcrastinateJob.objects.filter(args__job_id=str(job.id), status="todo")
-    from procrastinate.contrib.django import app
-
-    for queued_id in queued.values_list("id", flat=True):
-        app.job_manager.cancel_job_by_id(queued_id, abort=True)
+    _cancel_queue_jobs(job)
     logger.info("job %s cancelled", job.id)
     return True
+
+
+def _cancel_queue_jobs(job: Job) -> None:
+    from procrastinate.contrib.django import app
+    from procrastinate.contrib.django.models import ProcrastinateJob
+
+    pending = ProcrastinateJob.objects.filter(
+        args__job_id=str(job.id), status__in=["todo", "doing"]
+    )
+    for queue_job_id in pending.values_list("id", flat=True):
+        app.job_manager.cancel_job_by_id(queue_job_id, abort=True)
+
+
+@transaction.atomic
+def job_retry(*, job: Job) -> str:
+    """Continue a failed or cancelled job from the step where it stopped; return that step.
+
+    Slides already narrated are kept; only what is missing is queued again.
+    """
+    job = Job.objects.select_for_update().select_related("persona").get(id=job.id)
+    if job.status not in (Job.Status.FAILED, Job.Status.CANCELLED):
+        raise ValidationError(f"Only failed or cancelled jobs can be retried, not {job.status}.")
+    if job.files_deleted_at:
+        raise ValidationError("The job's files were removed by the retention cleanup.")
+    job.error, job.error_code, job.finished_at = "", "", None
+    slides = list(job.slides.all())
+    missing = [slide.id for slide in slides if slide.status != Slide.Status.NARRATED]
+    if not slides:
+        job.status, job.progress, step = Job.Status.PENDING, 0, "decompose"
+        job.save()
+        _defer_decompose(job)
+    elif missing:
+        Slide.objects.filter(id__in=missing).update(status=Slide.Status.RENDERED, error="")
+        job.status, step = Job.Status.SYNTHESIZING_AUDIO, "narrate"
+        job.save()
+        _defer_narrations(job, missing)
+    else:
+        job.status, job.progress, step = Job.Status.ASSEMBLING_VIDEO, PROGRESS_NARRATED, "assemble"
+        job.save()
+        _defer_assembly(job)
+    logger.info("job %s retried from %s", job.id, step)
+    return step
+
+
+def job_rerender(*, job: Job) -> None:
+    """Start a finished job over from its deck: slides, narration and video are made anew."""
+    from jobs.storage import storage_delete_tree
+
+    if job.files_deleted_at:
+        raise ValidationError("The job's files were removed by the retention cleanup.")
+    if job.status not in Job.FINISHED:
+        # A step still running could write into the fresh start; cancel and wait for it.
+        raise ValidationError("The job is still running: cancel it first, then re-render.")
+    for folder in ("slides", "audio", "output"):
+        storage_delete_tree(f"{job.storage_prefix()}/{folder}")
+    with transaction.atomic():
+        job = Job.objects.select_for_update().get(id=job.id)
+        job.slides.all().delete()
+        job.status, job.progress, job.error, job.error_code = Job.Status.PENDING, 0, "", ""
+        job.finished_at = job.duration_seconds = job.slide_count = None
+        job.video = job.captions_srt = job.captions_vtt = ""
+        job.save()
+        _defer_decompose(job)
+    logger.info("job %s re-rendered from its deck", job.id)

@@ -10,7 +10,8 @@ from procrastinate import JobContext, RetryStrategy
 from procrastinate.contrib.django import app
 from procrastinate.jobs import Job as QueueJob
 
-from jobs import services, steps
+from jobs import operations, services, steps
+from jobs.models import Job
 from media_pipeline.errors import PipelineError
 
 logger = logging.getLogger("slidecast.tasks")
@@ -94,3 +95,33 @@ def assemble(context: JobContext, *, job_id: str) -> None:
         doing="assembling the video",
         step=lambda: steps.assemble_job_video(job_id=job_id),
     )
+
+
+# Maintenance. Periodic tasks run on the `cpu` queue, ahead of narration work.
+MAINTENANCE = {"queue": "cpu", "priority": Job.Priority.HIGH}
+
+
+@app.periodic(cron="* * * * *")
+@app.task(name="slidecast.rescue_stalled_jobs", **MAINTENANCE)
+def rescue_stalled_jobs(timestamp: int) -> None:
+    operations.stalled_jobs_rescue()
+
+
+@app.periodic(cron="* * * * *")
+@app.task(name="slidecast.sample_resources", **MAINTENANCE)
+def sample_resources(timestamp: int) -> None:
+    from jobs.workers import resource_sample_record
+
+    resource_sample_record()
+
+
+@app.periodic(cron="0 2 * * *")
+@app.task(name="slidecast.cleanup", **MAINTENANCE)
+def cleanup(timestamp: int) -> None:
+    operations.cleanup_run()
+
+
+@app.periodic(cron="*/5 * * * *")
+@app.task(name="slidecast.check_alerts", **MAINTENANCE)
+def check_alerts(timestamp: int) -> None:
+    operations.alerts_check()

@@ -163,15 +163,69 @@ PROCRASTINATE_WORKER_DEFAULTS = {
 }
 
 LOG_LEVEL = env_str("SLIDECAST_LOG_LEVEL", "INFO")
+LOG_FORMAT = env_str("SLIDECAST_LOG_FORMAT", "json")
+if LOG_FORMAT not in ("json", "plain"):
+    raise ImproperlyConfigured(f"SLIDECAST_LOG_FORMAT must be json or plain, not {LOG_FORMAT!r}")
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s: %(message)s"}},
-    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    "filters": {"task_context": {"()": "jobs.log_context.TaskContextFilter"}},
+    "formatters": {
+        "json": {"()": "jobs.log_context.JsonFormatter"},
+        "plain": {"format": "%(asctime)s %(levelname)s %(name)s: %(message)s"},
+    },
+    "handlers": {
+        "console": {
+            "class": "logging.StreamHandler",
+            "formatter": LOG_FORMAT,
+            "filters": ["task_context"],
+        },
+        "worker_registry": {
+            "class": "jobs.workers.WorkerRegistryHandler",
+            "level": "INFO",
+        },
+    },
     "root": {"handlers": ["console"], "level": "WARNING"},
     "loggers": {
         "slidecast": {"level": LOG_LEVEL},
         "media_pipeline": {"level": LOG_LEVEL},
         "procrastinate": {"level": env_str("SLIDECAST_PROCRASTINATE_LOG_LEVEL", "WARNING")},
+        # The worker announces its id and queues in an INFO record; the registry listens
+        # for it whatever level the console shows.
+        "procrastinate.worker": {
+            "level": "INFO",
+            "handlers": ["worker_registry"],
+        },
     },
 }
+
+# Oversight: the queues workers are expected on, retention, alerts and monitoring.
+SLIDECAST_QUEUES = env_list("SLIDECAST_QUEUES", ["cpu", "gpu"])
+OVERSIGHT = {
+    "STALLED_WORKER_SECONDS": env_int("SLIDECAST_STALLED_WORKER_SECONDS", 60, minimum=5),
+    "RESOURCE_SAMPLE_RETENTION_DAYS": env_int("SLIDECAST_RESOURCE_RETENTION_DAYS", 7, minimum=1),
+    "QUEUE_RETENTION_DAYS": env_int("SLIDECAST_QUEUE_RETENTION_DAYS", 14, minimum=1),
+    "OUTPUT_RETENTION_DAYS": env_int("SLIDECAST_OUTPUT_RETENTION_DAYS", 30, minimum=1),
+    "TEMP_MAX_AGE_HOURS": env_int("SLIDECAST_TEMP_MAX_AGE_HOURS", 24, minimum=1),
+    "ALERT_LATENCY_SECONDS": env_int("SLIDECAST_ALERT_LATENCY_SECONDS", 300, minimum=1),
+    "ALERT_FAILURE_RATE": env_float("SLIDECAST_ALERT_FAILURE_RATE", 0.25),
+    "ALERT_MIN_FINISHED": env_int("SLIDECAST_ALERT_MIN_FINISHED", 4, minimum=1),
+    "ALERT_WINDOW_MINUTES": env_int("SLIDECAST_ALERT_WINDOW_MINUTES", 15, minimum=1),
+    "MONITORING_TOKEN": env_str("SLIDECAST_MONITORING_TOKEN"),
+}
+PROCRASTINATE_ON_APP_READY = "jobs.middleware.install"
+
+# Mail for alerts: ADMINS as "Name <address>, …"; SMTP when a host is given.
+ADMINS = [
+    (entry.split("<")[0].strip() or entry, entry.split("<")[-1].rstrip(">").strip())
+    for entry in env_list("SLIDECAST_ADMINS", [])
+]
+SERVER_EMAIL = env_str("SLIDECAST_SERVER_EMAIL", "slidecast@localhost")
+EMAIL_HOST = env_str("SLIDECAST_EMAIL_HOST")
+if EMAIL_HOST:
+    EMAIL_PORT = env_int("SLIDECAST_EMAIL_PORT", 587)
+    EMAIL_HOST_USER = env_str("SLIDECAST_EMAIL_USER", "")
+    EMAIL_HOST_PASSWORD = env_str("SLIDECAST_EMAIL_PASSWORD", "")
+    EMAIL_USE_TLS = env_bool("SLIDECAST_EMAIL_USE_TLS", True)
+else:
+    EMAIL_BACKEND = "django.core.mail.backends.console.EmailBackend"

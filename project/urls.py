@@ -2,8 +2,30 @@ from django.contrib import admin
 from django.contrib.auth import views as auth_views
 from django.urls import include, path
 
+from jobs import health, oversight_views
+
 urlpatterns = [
+    path("admin/oversight/", oversight_views.oversight_dashboard, name="oversight-dashboard"),
+    path(
+        "admin/oversight/queues/<str:queue_name>/pause",
+        oversight_views.queue_pause,
+        name="oversight-queue-pause",
+    ),
+    path(
+        "admin/oversight/queues/<str:queue_name>/resume",
+        oversight_views.queue_resume,
+        name="oversight-queue-resume",
+    ),
+    path(
+        "admin/oversight/periodic/<str:task_name>/run",
+        oversight_views.periodic_run_now,
+        name="oversight-periodic-run",
+    ),
     path("admin/", admin.site.urls),
+    path("health/live", health.live, name="health-live"),
+    path("health/ready", health.ready, name="health-ready"),
+    path("health/queues", health.queues, name="health-queues"),
+    path("health/workers", health.workers, name="health-workers"),
     path("accounts/login/", auth_views.LoginView.as_view(), name="login"),
     path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("", include("jobs.urls")),

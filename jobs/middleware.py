@@ -1,0 +1,72 @@
+"""procrastinate task middleware: log context, the worker registry and dead letters."""
+
+from __future__ import annotations
+
+import logging
+import traceback
+from typing import Any
+
+from procrastinate import App, JobContext
+from procrastinate.middleware import SyncCallNext
+from procrastinate.worker import Worker
+
+from jobs.log_context import task_log_context
+
+logger = logging.getLogger("slidecast.tasks")
+_known_workers: set[int] = set()
+
+
+def install(app: App) -> None:
+    """Called by procrastinate's Django app once it exists (PROCRASTINATE_ON_APP_READY)."""
+    middlewares = list(app.worker_defaults.get("task_middleware") or [])
+    app.worker_defaults["task_middleware"] = [*middlewares, observe_task]
+
+
+def observe_task(call_next: SyncCallNext, context: JobContext, worker: Worker) -> Any:
+    job = context.job
+    kwargs = job.task_kwargs or {}
+    token = task_log_context.set(
+        {
+            "procrastinate_job_id": job.id,
+            "task": job.task_name,
+            "queue": job.queue,
+            "attempt": job.attempts + 1,
+            "slidecast_job_id": kwargs.get("job_id"),
+        }
+    )
+    try:
+        _note_worker(worker)
+        return call_next()
+    except Exception as exc:
+        if _is_final_failure(exc, context, worker):
+            from jobs.operations import dead_letter_record
+
+            dead_letter_record(
+                queue_job=job,
+                exception=exc,
+                formatted_traceback="".join(traceback.format_exception(exc)),
+            )
+        raise
+    finally:
+        task_log_context.reset(token)
+
+
+def _note_worker(worker: Worker) -> None:
+    if worker.worker_id is None or worker.worker_id in _known_workers:
+        return
+    from jobs.workers import worker_host_record
+
+    worker_host_record(
+        worker_id=worker.worker_id,
+        queues=list(worker.queues or []),
+        concurrency=worker.concurrency,
+    )
+    _known_workers.add(worker.worker_id)
+
+
+def _is_final_failure(exc: BaseException, context: JobContext, worker: Worker) -> bool:
+    task = worker.app.tasks.get(context.job.task_name)
+    strategy = task.retry_strategy if task else None
+    if strategy is None:
+        return True
+    return strategy.get_retry_decision(exception=exc, job=context.job) is None
