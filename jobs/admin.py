@@ -78,7 +78,8 @@ class JobAdmin(admin.ModelAdmin):
 
     def _each(self, request, queryset, service, verb: str) -> str:
         done, refused = 0, []
-        for job in queryset:
+        selected = list(queryset)
+        for job in selected:
             try:
                 result = service(job=job)
             except ValidationError as exc:
@@ -87,7 +88,7 @@ class JobAdmin(admin.ModelAdmin):
             done += 1 if result is not False else 0
         for reason in refused[:10]:
             self.message_user(request, reason, messages.WARNING)
-        return f"{verb} {done} of {queryset.count()} jobs."
+        return f"{verb} {done} of {len(selected)} jobs."
 
     @admin.action(description="Retry from the failed step (keeps finished slides)")
     def retry_jobs(self, request, queryset):
@@ -167,10 +168,14 @@ class QueueJobAdmin(ProcrastinateJobAdmin):
         return letter.exception_class.rsplit(".", 1)[-1] if letter else ""
 
     def _confirm(self, request, queryset, action: str, label: str, perform):
-        ids = lambda qs: list(qs.values_list("id", flat=True))  # noqa: E731
+        def run(selected: QuerySet) -> str:
+            # The ids first: acting changes what the filter (e.g. status=failed) matches.
+            ids = list(selected.values_list("id", flat=True))
+            return f"{label}: {perform(ids)} of {len(ids)} queue jobs."
+
         return confirmed_action(
             request, queryset, modeladmin=self, action=action, label=label, noun="queue jobs",
-            perform=lambda qs: f"{label}: {perform(ids(qs))} of {qs.count()} queue jobs.",
+            perform=run,
             preview=lambda qs: [f"#{j.id} {j.task_name} ({j.status})" for j in qs[:10]],
         )  # fmt: skip
 

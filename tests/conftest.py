@@ -139,6 +139,7 @@ def worker_process(
         stdout=log,
         stderr=subprocess.STDOUT,
     )
+    process.log_path = tmp_path / "worker.log"
     try:
         yield process
     finally:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
@@ -57,3 +58,16 @@ def test_each_bad_upload_fails_with_its_reason_and_the_worker_keeps_serving(
         assert (queued.status, queued.attempts) == ("failed", 1), name
     assert by_id[good_job.id].status == Job.Status.COMPLETED, by_id[good_job.id].error
     assert worker_process.poll() is None, "the worker process died"
+
+    # The worker logs JSON lines, each line a task writes naming both job ids. (procrastinate's
+    # command also prints one plain "Launching a worker" line of its own.)
+    output = worker_process.log_path.read_text().splitlines()
+    lines = [json.loads(line) for line in output if line.startswith("{")]
+    assert len(lines) >= len(output) - 1
+    failure = next(
+        line for line in lines
+        if line.get("slidecast_job_id") == str(bad_jobs["text"].id) and "failed" in line["message"]
+    )  # fmt: skip
+    queued = ProcrastinateJob.objects.get(args__job_id=str(bad_jobs["text"].id))
+    assert failure["procrastinate_job_id"] == queued.id
+    assert failure["task"] == "slidecast.decompose" and failure["level"] == "WARNING"

@@ -7,8 +7,8 @@ from django.utils import timezone
 from procrastinate import jobs as queue_jobs
 from procrastinate.contrib.django.models import ProcrastinateJob
 
-from jobs import services
-from jobs.models import Job
+from jobs import operations, services
+from jobs.models import DeadLetter, Job
 from jobs.tasks import MAX_ATTEMPTS, RETRY
 from media_pipeline.errors import DeckRenderError, InvalidDeckError
 
@@ -64,3 +64,15 @@ def test_a_step_that_keeps_timing_out_is_retried_then_fails_with_the_reason(
     assert "LibreOffice (rendering the slides) took longer than 0.05 seconds" in job.error
     queued = ProcrastinateJob.objects.get(args__job_id=str(job.id))
     assert (queued.status, queued.attempts) == ("failed", MAX_ATTEMPTS)
+
+    # The last failure is kept as a dead letter, with what procrastinate does not keep.
+    letter = DeadLetter.objects.get(procrastinate_job_id=queued.id)
+    assert letter.exception_class == "media_pipeline.errors.DeckRenderError"
+    assert letter.attempts == MAX_ATTEMPTS and letter.job_id == job.id
+    assert "TimeoutExpired" in letter.traceback and "took longer than" in letter.message
+
+    # Retrying it puts the job back at its failed step.
+    settings.SLIDECAST = {**settings.SLIDECAST, "RENDER_TIMEOUT_SECONDS": 300}
+    assert operations.dead_letter_retry(letter=letter) == "job retried from decompose"
+    [job] = run_worker([job.id], timeout=120)
+    assert job.status == Job.Status.COMPLETED, job.error

@@ -1,0 +1,127 @@
+"""Recovery through real workers: a killed worker's job is rescued; failed jobs are retried."""
+
+from __future__ import annotations
+
+import os
+import signal
+import time
+from pathlib import Path
+
+import pytest
+from django.core.files import File
+from django.urls import reverse
+from procrastinate.contrib.django.models import ProcrastinateJob
+
+from jobs import operations, services
+from jobs.models import DeadLetter, Job, Slide
+from tests.conftest import wait_for_jobs
+
+pytestmark = [pytest.mark.slow, pytest.mark.django_db(transaction=True)]
+
+LONG_NOTES = " ".join(
+    f"This is sentence number {word} of a long narration that keeps the voice busy for a while."
+    for word in ("one", "two", "three", "four", "five", "six", "seven", "eight")
+)
+
+
+def submit(deck: Path, user, persona, **options) -> Job:
+    with deck.open("rb") as handle:
+        return services.job_create(
+            owner=user, deck=File(handle, name=deck.name), title=deck.name, persona=persona,
+            **options,
+        )  # fmt: skip
+
+
+def test_job_of_a_worker_killed_mid_slide_is_rescued_and_completed_once(
+    user, persona, deck_path, settings, worker_process, run_worker, media_root
+):
+    settings.OVERSIGHT = {**settings.OVERSIGHT, "STALLED_WORKER_SECONDS": 5}
+    deck = deck_path([(f"Slide {n}", LONG_NOTES) for n in range(1, 4)])
+    job = submit(deck, user, persona)
+
+    deadline = time.monotonic() + 120
+    while not Slide.objects.filter(job=job, status=Slide.Status.NARRATING).exists():
+        assert time.monotonic() < deadline, "no slide started narrating"
+        assert worker_process.poll() is None
+        time.sleep(0.02)
+    os.kill(worker_process.pid, signal.SIGKILL)
+    worker_process.wait(timeout=10)
+    stuck = ProcrastinateJob.objects.filter(args__job_id=str(job.id), status="doing")
+    assert stuck.exists(), "the killed worker left no running job"
+
+    time.sleep(6)  # the dead worker's heartbeat grows old
+    rescued = operations.stalled_jobs_rescue()
+    assert set(stuck.values_list("id", flat=True)) <= set(rescued) or not stuck.exists()
+    [job] = run_worker([job.id], timeout=180)
+
+    assert job.status == Job.Status.COMPLETED, job.error
+    assert sorted(job.slides.values_list("index", flat=True)) == [1, 2, 3]
+    assert set(job.slides.values_list("status", flat=True)) == {Slide.Status.NARRATED}
+    outputs = sorted(p.name for p in (media_root / job.storage_prefix() / "output").iterdir())
+    assert outputs == ["captions.srt", "captions.vtt", "video.mp4"]
+    assemblies = ProcrastinateJob.objects.filter(
+        args__job_id=str(job.id), task_name="slidecast.assemble"
+    )
+    assert assemblies.count() == 1
+
+
+def test_failed_job_retried_from_the_admin_continues_from_narration(
+    user, persona, deck_path, run_worker, client, django_user_model
+):
+    persona.voice = "en_US-nobody-medium"  # not installed: narration fails, slides are kept
+    persona.save()
+    job = submit(deck_path([("One", "Hello there."), ("Two", "Goodbye now.")]), user, persona)
+    [job] = run_worker([job.id], timeout=120)
+    assert job.status == Job.Status.FAILED and job.error_code == "model_not_found"
+    assert "SLIDECAST_PIPER_VOICE_DIR" in job.error
+    letter = DeadLetter.objects.filter(job=job).first()
+    assert letter and letter.exception_class.endswith("ModelNotFoundError")
+    assert "Traceback" in letter.traceback and letter.attempts == 1
+
+    persona.voice = "en_US-joe-medium"
+    persona.save()
+    admin = django_user_model.objects.create_superuser("ops", "ops@example.com", "ops-pass-1")
+    client.force_login(admin)
+    url = reverse("admin:jobs_job_changelist")
+    form = {"action": "retry_jobs", "_selected_action": [str(job.id)], "index": "0"}
+    assert "Retry 1 jobs" in client.post(url, form).content.decode()
+    client.post(url, {**form, "confirmed": "yes"})
+
+    [job] = run_worker([job.id], timeout=120)
+    assert job.status == Job.Status.COMPLETED, job.error
+    decompositions = ProcrastinateJob.objects.filter(
+        args__job_id=str(job.id), task_name="slidecast.decompose"
+    )
+    assert decompositions.count() == 1, "the slides were rendered again"
+
+
+def test_higher_priority_jobs_run_first(user, persona, deck_path, run_worker):
+    operations.queue_pause(queue_name="cpu")
+    deck = deck_path([("One", "Hi.")])
+    background = submit(deck, user, persona, priority=Job.Priority.BACKGROUND)
+    normal = submit(deck, user, persona)
+    high = submit(deck, user, persona, priority=Job.Priority.HIGH)
+    operations.queue_resume(queue_name="cpu")
+    from jobs.inprocess_worker import in_process_worker
+
+    with in_process_worker(queues=["cpu"], concurrency=1):
+        finished = wait_for_jobs([background.id, normal.id, high.id], timeout=180)
+    started = sorted(finished, key=lambda job: job.started_at)
+    assert [job.id for job in started] == [high.id, normal.id, background.id]
+
+
+def test_paused_queue_keeps_jobs_waiting_across_worker_restarts(
+    user, persona, deck_path, run_worker
+):
+    from jobs.inprocess_worker import in_process_worker
+
+    operations.queue_pause(queue_name="cpu", by="test")
+    job = submit(deck_path([("One", "Paused.")]), user, persona)
+    for _ in range(2):  # two worker lifetimes
+        with in_process_worker(queues=["cpu"], concurrency=1):
+            time.sleep(2)
+        job.refresh_from_db()
+        assert job.status == Job.Status.PENDING
+    operations.queue_resume(queue_name="cpu")
+    [job] = run_worker([job.id], timeout=120)
+    assert job.status == Job.Status.COMPLETED
