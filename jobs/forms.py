@@ -21,6 +21,13 @@ class JobCreateForm(forms.Form):
     )
     persona = forms.ModelChoiceField(queryset=persona_choices(), empty_label=None, label="Voice")
     resolution = forms.ChoiceField(choices=Job.Resolution.choices, initial=Job.Resolution.FULL_HD)
+    priority = forms.TypedChoiceField(
+        choices=Job.Priority.choices,
+        coerce=int,
+        initial=Job.Priority.NORMAL,
+        required=False,
+        empty_value=Job.Priority.NORMAL,
+    )
     padding_seconds = forms.FloatField(
         min_value=0,
         max_value=10,

@@ -51,6 +51,7 @@ def job_list(request: HttpRequest) -> HttpResponse:
                 resolution=data["resolution"],
                 padding_seconds=data["padding_seconds"],
                 empty_slide_seconds=data["empty_slide_seconds"],
+                priority=data["priority"],
             )
         except ValidationError as exc:
             form.add_error(None, exc)

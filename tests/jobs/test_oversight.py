@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import os
+import socket
 import time
 from datetime import timedelta
 from pathlib import Path
@@ -232,7 +233,11 @@ def test_ready_once_workers_serve_every_queue(client):
             if response.status_code == 200:
                 break
             time.sleep(0.2)
+        [worker] = dashboard.worker_overview()
     assert response.status_code == 200, response.json()
+    assert worker.hostname == socket.gethostname() and worker.pid == os.getpid()
+    assert worker.queues == ["cpu", "gpu"] and not worker.late
+    assert all(job["task"].startswith("slidecast.") for job in worker.running)
 
 
 def test_monitoring_json_needs_staff_or_the_token(client, settings, staff_client):
@@ -259,3 +264,19 @@ def test_run_now_queues_a_periodic_task(staff_client):
     queued = ProcrastinateJob.objects.get(task_name="slidecast.check_alerts")
     assert queued.status == "todo" and "timestamp" in queued.args
     assert Path  # keep import for readability of helpers above
+
+
+def test_resource_sample_of_this_host_shows_on_the_dashboard(staff_client):
+    from jobs.models import ResourceSample
+    from jobs.workers import resource_sample_record
+
+    # A worker started by an earlier test in this process may have sampled this minute.
+    sample = resource_sample_record() or ResourceSample.objects.get(
+        hostname=socket.gethostname(), taken_at=timezone.now().replace(second=0, microsecond=0)
+    )
+    assert sample.hostname == socket.gethostname()
+    assert 0 <= sample.cpu_percent <= 100 and 0 < sample.memory_percent < 100
+    assert sample.disk_free_bytes > 0
+    assert resource_sample_record() is None  # one sample per host and minute
+    page = staff_client.get(reverse("oversight-dashboard")).content.decode()
+    assert f"<td>{sample.hostname}</td>" in page

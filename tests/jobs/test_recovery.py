@@ -125,3 +125,15 @@ def test_paused_queue_keeps_jobs_waiting_across_worker_restarts(
     operations.queue_resume(queue_name="cpu")
     [job] = run_worker([job.id], timeout=120)
     assert job.status == Job.Status.COMPLETED
+
+
+def test_rerender_makes_the_video_again_from_the_deck(user, persona, deck_path, run_worker):
+    job = submit(deck_path([("One", "First take.")]), user, persona)
+    [job] = run_worker([job.id], timeout=120)
+    first_video = job.video.name
+    services.job_rerender(job=job)
+    job.refresh_from_db()
+    assert job.status == Job.Status.PENDING and not job.slides.exists() and not job.video
+    [job] = run_worker([job.id], timeout=120)
+    assert job.status == Job.Status.COMPLETED and job.video.name == first_video
+    assert job.slides.count() == 1

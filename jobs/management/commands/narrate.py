@@ -43,6 +43,12 @@ class Command(BaseCommand):
             default=3.0,
             help="how long slides without notes stay on screen",
         )
+        parser.add_argument(
+            "--priority",
+            choices=["high", "normal", "background"],
+            default="normal",
+            help="workers take higher priorities first",
+        )
         parser.add_argument("--user", default=CLI_USERNAME, help="owner of the job")
         parser.add_argument(
             "--worker",
@@ -73,6 +79,7 @@ class Command(BaseCommand):
                     resolution=options["resolution"],
                     padding_seconds=options["padding"],
                     empty_slide_seconds=options["empty_slide_seconds"],
+                    priority=Job.Priority[options["priority"].upper()],
                 )
             except ValidationError as exc:
                 problems = "; ".join(
