@@ -12,7 +12,20 @@ from procrastinate.contrib.django.admin import ProcrastinateJobAdmin
 from procrastinate.contrib.django.models import ProcrastinateJob
 
 from jobs import operations, services
-from jobs.models import DeadLetter, Incident, Job, Persona, ResourceSample, Slide, WorkerHost
+from jobs.api_auth import api_token_create
+from jobs.models import (
+    ApiToken,
+    DeadLetter,
+    InboundEvent,
+    Incident,
+    Job,
+    Persona,
+    ResourceSample,
+    Slide,
+    WebhookAttempt,
+    WebhookDelivery,
+    WorkerHost,
+)
 
 
 def confirmed_action(
@@ -274,6 +287,97 @@ class ResourceSampleAdmin(admin.ModelAdmin):
     )  # fmt: skip
     list_filter = ("hostname",)
     date_hierarchy = "taken_at"
+
+    def has_add_permission(self, request) -> bool:
+        return False
+
+
+# API tokens and webhooks ------------------------------------------------------------------
+
+
+@admin.register(ApiToken)
+class ApiTokenAdmin(admin.ModelAdmin):
+    list_display = ("name", "user", "prefix", "created_at", "last_used_at", "revoked_at")
+    list_filter = (("revoked_at", admin.EmptyFieldListFilter),)
+    search_fields = ("name", "user__username", "prefix")
+    actions = ["revoke_tokens"]
+
+    def get_fields(self, request, obj=None):
+        return ("user", "name") if obj is None else (
+            "user", "name", "prefix", "created_at", "last_used_at", "revoked_at",
+        )  # fmt: skip
+
+    def get_readonly_fields(self, request, obj=None):
+        return () if obj is None else ("user", "prefix", "created_at", "last_used_at", "revoked_at")
+
+    def save_model(self, request, obj, form, change) -> None:
+        if change:
+            super().save_model(request, obj, form, change)
+            return
+        record, token = api_token_create(user=obj.user, name=obj.name)
+        obj.pk, obj.prefix, obj.key_hash = record.pk, record.prefix, record.key_hash
+        self.message_user(
+            request,
+            format_html(
+                "Token for {}: <code>{}</code> — copy it now, it is not shown again.",
+                record.user,
+                token,
+            ),  # fmt: skip
+            messages.WARNING,
+        )
+
+    @admin.action(description="Revoke selected tokens")
+    def revoke_tokens(self, request, queryset):
+        from django.utils import timezone
+
+        count = queryset.filter(revoked_at__isnull=True).update(revoked_at=timezone.now())
+        self.message_user(request, f"Revoked {count} tokens.")
+
+
+class WebhookAttemptInline(admin.TabularInline):
+    model = WebhookAttempt
+    extra = 0
+    can_delete = False
+    readonly_fields = ("attempted_at", "status_code", "duration_ms", "error")
+
+    def has_add_permission(self, request, obj=None) -> bool:
+        return False
+
+
+@admin.register(WebhookDelivery)
+class WebhookDeliveryAdmin(admin.ModelAdmin):
+    list_display = ("created_at", "event_type", "url", "status", "attempt_count", "delivered_at")
+    list_filter = ("status", "event_type")
+    search_fields = ("url", "event_id", "job__id")
+    readonly_fields = (
+        "job", "user", "event_id", "event_type", "url", "payload", "status", "created_at",
+        "delivered_at",
+    )  # fmt: skip
+    inlines = [WebhookAttemptInline]
+    actions = ["redeliver"]
+
+    def has_add_permission(self, request) -> bool:
+        return False
+
+    @admin.display(description="Attempts")
+    def attempt_count(self, delivery: WebhookDelivery) -> int:
+        return delivery.attempts.count()
+
+    @admin.action(description="Redeliver selected events")
+    def redeliver(self, request, queryset):
+        for delivery in queryset:
+            services.webhook_redeliver(delivery=delivery)
+        self.message_user(request, f"Queued {queryset.count()} events for delivery again.")
+
+
+@admin.register(InboundEvent)
+class InboundEventAdmin(admin.ModelAdmin):
+    list_display = ("received_at", "source", "event_id", "status", "processed_at")
+    list_filter = ("source", "status")
+    search_fields = ("event_id", "body")
+    readonly_fields = (
+        "source", "event_id", "headers", "body", "status", "received_at", "processed_at", "error",
+    )  # fmt: skip
 
     def has_add_permission(self, request) -> bool:
         return False

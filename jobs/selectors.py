@@ -56,3 +56,54 @@ def job_status_payload(*, job: Job) -> dict:
         "slides": slides,
         "files": files,
     }
+
+
+def job_api_payload(*, job: Job) -> dict:
+    """Return a job as the REST API and the webhooks show it."""
+
+    def artifact(kind: str, present) -> str | None:
+        return (
+            reverse("api:job_artifact", kwargs={"job_id": job.id, "kind": kind})
+            if present
+            else None
+        )
+
+    return {
+        "id": str(job.id),
+        "title": job.title,
+        "status": job.status,
+        "progress": job.progress,
+        "priority": Job.Priority(job.priority).name.lower(),
+        "persona_id": job.persona_id,
+        "resolution": job.resolution,
+        "padding_seconds": job.padding_seconds,
+        "empty_slide_seconds": job.empty_slide_seconds,
+        "callback_url": job.callback_url or None,
+        "error": {"code": job.error_code, "message": job.error} if job.error else None,
+        "slide_count": job.slide_count,
+        "duration_seconds": job.duration_seconds,
+        "created_at": job.created_at,
+        "started_at": job.started_at,
+        "finished_at": job.finished_at,
+        "files_deleted_at": job.files_deleted_at,
+        "slides": [
+            {
+                "index": slide.index,
+                "status": slide.status,
+                "duration_seconds": slide.duration_seconds,
+                "error": slide.error or None,
+                "image_url": reverse(
+                    "api:slide_image", kwargs={"job_id": job.id, "index": slide.index}
+                )
+                if slide.image
+                else None,
+            }
+            for slide in job.slides.order_by("index")
+        ],
+        "artifacts": {
+            "video": artifact("video", job.video),
+            "srt": artifact("srt", job.captions_srt),
+            "vtt": artifact("vtt", job.captions_vtt),
+            "deck": artifact("deck", job.deck),
+        },
+    }

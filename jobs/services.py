@@ -2,17 +2,19 @@
 
 from __future__ import annotations
 
+import json
 import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
 
 from django.core.exceptions import ValidationError
 from django.core.files import File
+from django.core.serializers.json import DjangoJSONEncoder
 from django.db import transaction
 from django.utils import timezone
 from procrastinate.exceptions import AlreadyEnqueued
 
-from jobs.models import Job, Persona, Slide
+from jobs.models import Job, Persona, Slide, WebhookDelivery
 from jobs.pipeline_config import speech_engines
 from jobs.queueing import deferrer
 
@@ -41,10 +43,18 @@ def job_create(
     padding_seconds: float = 0.5,
     empty_slide_seconds: float = 3.0,
     priority: int = Job.Priority.NORMAL,
+    callback_url: str = "",
 ) -> Job:
     """Store the upload, create its job and queue its first step once the row is committed."""
     if persona.status != Persona.Status.ACTIVE:
         raise ValidationError({"persona": f"The persona {persona.name!r} is disabled."})
+    if callback_url:
+        from jobs.webhooks import check_callback_url
+
+        try:
+            check_callback_url(callback_url)
+        except ValidationError as exc:
+            raise ValidationError({"callback_url": exc.messages}) from exc
     job = Job(
         owner=owner,
         title=title[:255],
@@ -53,6 +63,7 @@ def job_create(
         padding_seconds=padding_seconds,
         empty_slide_seconds=empty_slide_seconds,
         priority=priority,
+        callback_url=callback_url,
     )
     job.full_clean(exclude=["deck"])
     with transaction.atomic():
@@ -186,8 +197,8 @@ def job_complete(
     duration_seconds: float,
 ) -> bool:
     """Mark the job completed with its outputs; False when it was cancelled meanwhile."""
-    return (
-        Job.objects.filter(id=job_id, status=Job.Status.ASSEMBLING_VIDEO).update(
+    with transaction.atomic():
+        completed = Job.objects.filter(id=job_id, status=Job.Status.ASSEMBLING_VIDEO).update(
             status=Job.Status.COMPLETED,
             progress=PROGRESS_DONE,
             video=video_name,
@@ -198,8 +209,9 @@ def job_complete(
             error="",
             error_code="",
         )
-        == 1
-    )
+        if completed:
+            webhook_event_enqueue(job_id=job_id, event_type="job.completed")
+    return completed == 1
 
 
 def job_fail(*, job_id: str, message: str, code: str, slide_id: int | None = None) -> bool:
@@ -217,9 +229,41 @@ def job_fail(*, job_id: str, message: str, code: str, slide_id: int | None = Non
                 finished_at=timezone.now(),
             )
         )
+        if failed:
+            webhook_event_enqueue(job_id=job_id, event_type="job.failed")
     if failed:
         logger.warning("job %s failed (%s): %s", job_id, code, message)
     return failed == 1
+
+
+def webhook_event_enqueue(*, job_id: str, event_type: str) -> WebhookDelivery | None:
+    """Queue a signed event to the job's callback URL, if it has one."""
+    from jobs.selectors import job_api_payload
+    from jobs.tasks import deliver_webhook
+
+    job = Job.objects.select_related("owner").get(id=job_id)
+    if not job.callback_url:
+        return None
+    delivery = WebhookDelivery(job=job, user=job.owner, event_type=event_type, url=job.callback_url)
+    event = {
+        "id": str(delivery.event_id),
+        "type": event_type,
+        "created_at": timezone.now().isoformat(),
+        "data": {"job": job_api_payload(job=job)},
+    }
+    delivery.payload = json.loads(json.dumps(event, cls=DjangoJSONEncoder))
+    delivery.save()
+    deferrer(deliver_webhook).defer(delivery_id=delivery.id)
+    return delivery
+
+
+def webhook_redeliver(*, delivery: WebhookDelivery) -> None:
+    from jobs.tasks import deliver_webhook
+
+    WebhookDelivery.objects.filter(id=delivery.id).update(
+        status=WebhookDelivery.Status.PENDING, delivered_at=None
+    )
+    deferrer(deliver_webhook).defer(delivery_id=delivery.id)
 
 
 def job_note_retry(*, job_id: str, message: str) -> None:

@@ -10,7 +10,7 @@ from procrastinate import JobContext, RetryStrategy
 from procrastinate.contrib.django import app
 from procrastinate.jobs import Job as QueueJob
 
-from jobs import operations, services, steps
+from jobs import inbound, operations, services, steps, webhooks
 from jobs.models import Job
 from media_pipeline.errors import PipelineError
 
@@ -125,3 +125,32 @@ def cleanup(timestamp: int) -> None:
 @app.task(name="slidecast.check_alerts", **MAINTENANCE)
 def check_alerts(timestamp: int) -> None:
     operations.alerts_check()
+
+
+# Webhooks.
+WEBHOOK_ATTEMPTS: int = settings.WEBHOOKS["MAX_ATTEMPTS"]
+
+
+class WebhookRetryStrategy(RetryStrategy):
+    def get_retry_decision(self, *, exception: BaseException, job: QueueJob):
+        if job.attempts + 1 >= WEBHOOK_ATTEMPTS:
+            return None
+        return super().get_retry_decision(exception=exception, job=job)
+
+
+@app.task(
+    name="slidecast.deliver_webhook",
+    queue="cpu",
+    pass_context=True,
+    retry=WebhookRetryStrategy(
+        exponential_wait=settings.WEBHOOKS["RETRY_BASE_SECONDS"],
+        retry_exceptions={webhooks.WebhookDeliveryFailed},
+    ),
+)
+def deliver_webhook(context: JobContext, *, delivery_id: int) -> None:
+    webhooks.deliver(delivery_id, final_attempt=context.job.attempts + 1 >= WEBHOOK_ATTEMPTS)
+
+
+@app.task(name="slidecast.process_inbound_event", queue="cpu", retry=RETRY)
+def process_inbound_event(*, event_id: int) -> None:
+    inbound.inbound_event_process(event_id=event_id)

@@ -215,6 +215,25 @@ OVERSIGHT = {
 }
 PROCRASTINATE_ON_APP_READY = "jobs.middleware.install"
 
+# REST API and webhooks.
+API = {
+    "RATE_LIMIT_PER_MINUTE": env_int("SLIDECAST_API_RATE_LIMIT_PER_MINUTE", 120, minimum=1),
+    "PAGE_SIZE_MAX": 100,
+}
+WEBHOOKS = {
+    "ALLOW_PRIVATE_ADDRESSES": env_bool("SLIDECAST_WEBHOOK_ALLOW_PRIVATE", False),
+    "TIMEOUT_SECONDS": env_int("SLIDECAST_WEBHOOK_TIMEOUT_SECONDS", 10, minimum=1),
+    "MAX_ATTEMPTS": env_int("SLIDECAST_WEBHOOK_MAX_ATTEMPTS", 6, minimum=1),
+    "RETRY_BASE_SECONDS": env_int("SLIDECAST_WEBHOOK_RETRY_BASE_SECONDS", 4, minimum=1),
+    "TOLERANCE_SECONDS": 300,
+    # Per source: "hubspot=secret,crm2=other" (or SLIDECAST_INBOUND_WEBHOOK_SECRETS_FILE).
+    "INBOUND_SECRETS": dict(
+        item.split("=", 1)
+        for item in (env_str("SLIDECAST_INBOUND_WEBHOOK_SECRETS", "") or "").split(",")
+        if "=" in item
+    ),
+}
+
 # Mail for alerts: ADMINS as "Name <address>, …"; SMTP when a host is given.
 ADMINS = [
     (entry.split("<")[0].strip() or entry, entry.split("<")[-1].rstrip(">").strip())

@@ -3,6 +3,7 @@ from django.contrib.auth import views as auth_views
 from django.urls import include, path
 
 from jobs import health, oversight_views
+from jobs.api import api
 
 urlpatterns = [
     path("admin/oversight/", oversight_views.oversight_dashboard, name="oversight-dashboard"),
@@ -22,6 +23,7 @@ urlpatterns = [
         name="oversight-periodic-run",
     ),
     path("admin/", admin.site.urls),
+    path("api/", api.urls),
     path("health/live", health.live, name="health-live"),
     path("health/ready", health.ready, name="health-ready"),
     path("health/queues", health.queues, name="health-queues"),
