@@ -10,8 +10,8 @@ import base64
 import binascii
 import hashlib
 import json
-from datetime import datetime
-from typing import Literal
+from datetime import UTC, datetime
+from typing import Annotated, Literal
 from uuid import UUID
 
 from django.conf import settings
@@ -20,11 +20,12 @@ from django.db import IntegrityError, transaction
 from django.db.models import ProtectedError, Q
 from django.http import Http404, HttpRequest
 from django.utils.text import slugify
-from ninja import Field, File, Form, NinjaAPI, Query, Router, Schema
+from ninja import Field, File, Form, NinjaAPI, Query, Router, Schema, Status
 from ninja.errors import AuthenticationError, HttpError
 from ninja.errors import ValidationError as NinjaValidationError
 from ninja.files import UploadedFile
 from ninja.security import HttpBearer
+from pydantic import AfterValidator
 
 from jobs import dashboard, inbound, services
 from jobs.api_auth import ApiError, api_token_authenticate, rate_limit_check
@@ -127,7 +128,7 @@ def _api_error(request, exc: ApiError):
 def _validation_error(request, exc: NinjaValidationError):
     details = [
         {
-            "field": ".".join(str(part) for part in error.get("loc", [])[1:]) or "request",
+            "field": _field_name(error.get("loc", [])),
             "message": error.get("msg", "invalid"),
             "type": error.get("type", ""),
         }
@@ -135,6 +136,14 @@ def _validation_error(request, exc: NinjaValidationError):
     ]
     summary = "; ".join(f"{d['field']}: {d['message']}" for d in details[:5])
     return _error(request, 422, "validation_error", f"The request is not valid: {summary}", details)
+
+
+def _field_name(location) -> str:
+    # ("body", "data", "language") -> "language"; ("query", "limit") -> "limit"
+    parts = [str(part) for part in location[1:]]
+    if len(parts) > 1 and parts[0] == "data":
+        parts = parts[1:]
+    return ".".join(parts) or "request"
 
 
 @api.exception_handler(DjangoValidationError)
@@ -170,6 +179,20 @@ def _http_error(request, exc: HttpError):
 
 
 # Schemas -------------------------------------------------------------------------------
+
+
+def _storable(value: str) -> str:
+    # PostgreSQL text cannot hold NUL, and UTF-8 cannot hold lone surrogates.
+    if "\x00" in value:
+        raise ValueError("must not contain NUL characters")
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError as exc:
+        raise ValueError("must be valid Unicode text") from exc
+    return value
+
+
+Text = Annotated[str, AfterValidator(_storable)]
 
 Resolution = Literal["1280x720", "1920x1080", "3840x2160"]
 PriorityName = Literal["high", "normal", "background"]
@@ -232,15 +255,28 @@ class JobCreateIn(Schema):
     padding_seconds: float = Field(0.5, ge=0, le=10)
     empty_slide_seconds: float = Field(3.0, ge=0.5, le=60)
     priority: PriorityName = "normal"
-    callback_url: str | None = Field(None, max_length=2000)
+    callback_url: Text | None = Field(None, max_length=2000)
+
+
+def _utc(value: datetime) -> datetime:
+    # PostgreSQL accepts UTC offsets up to 15:59 only; convert whatever arrives to UTC.
+    if value.tzinfo is None:
+        return value.replace(tzinfo=UTC)
+    try:
+        return value.astimezone(UTC)
+    except OverflowError as exc:
+        raise ValueError("is out of the supported range of dates") from exc
+
+
+Moment = Annotated[datetime, AfterValidator(_utc)]
 
 
 class JobFilters(Schema):
     status: JobStatus | None = None
-    created_after: datetime | None = None
-    created_before: datetime | None = None
+    created_after: Moment | None = None
+    created_before: Moment | None = None
     limit: int = Field(20, ge=1, le=100)
-    cursor: str | None = Field(None, max_length=200)
+    cursor: Text | None = Field(None, max_length=200)
 
 
 class PersonaOut(Schema):
@@ -254,19 +290,19 @@ class PersonaOut(Schema):
 
 
 class PersonaIn(Schema):
-    name: str = Field(..., min_length=1, max_length=100)
+    name: Text = Field(..., min_length=1, max_length=100)
     tts_engine: Literal["piper"] = "piper"
-    voice: str = Field("en_US-joe-medium", min_length=1, max_length=200)
+    voice: Text = Field("en_US-joe-medium", min_length=1, max_length=200)
     speaking_rate: float = Field(1.0, ge=0.5, le=2.0)
-    language: str = Field("en-US", min_length=2, max_length=20)
+    language: Text = Field("en-US", min_length=2, max_length=20)
     status: Literal["active", "disabled"] = "active"
 
 
 class PersonaPatch(Schema):
-    name: str | None = Field(None, min_length=1, max_length=100)
-    voice: str | None = Field(None, min_length=1, max_length=200)
+    name: Text | None = Field(None, min_length=1, max_length=100)
+    voice: Text | None = Field(None, min_length=1, max_length=200)
     speaking_rate: float | None = Field(None, ge=0.5, le=2.0)
-    language: str | None = Field(None, min_length=2, max_length=20)
+    language: Text | None = Field(None, min_length=2, max_length=20)
     status: Literal["active", "disabled"] | None = None
 
 
@@ -313,7 +349,7 @@ def create_job(request, data: Form[JobCreateIn], deck: File[UploadedFile]):
     Send `Idempotency-Key: <your key>` to make retries safe: the same key with the same
     deck and options returns the job created first; with a different request it is a 409.
     """
-    if not (deck.name or "").lower().endswith(".pptx"):
+    if not (deck.name or "").lower().endswith(".pptx") or "\x00" in deck.name:
         raise ApiError(
             422, "validation_error", "The deck must be a PowerPoint file named *.pptx.",
             [{"field": "deck", "message": f"got {deck.name!r}"}],
@@ -353,7 +389,7 @@ def create_job(request, data: Form[JobCreateIn], deck: File[UploadedFile]):
         if replay is not None:
             return replay
         raise
-    return 201, job_api_payload(job=job)
+    return Status(201, job_api_payload(job=job))
 
 
 def _idempotent_replay(request, key: str, request_hash: str):
@@ -368,7 +404,7 @@ def _idempotent_replay(request, key: str, request_hash: str):
             "Use a new key for a new request.",
             [{"field": "Idempotency-Key", "message": "already used for another request"}],
         )  # fmt: skip
-    return 201, job_api_payload(job=previous.job)
+    return Status(201, job_api_payload(job=previous.job))
 
 
 def _encode_cursor(job: Job) -> str:
@@ -379,7 +415,7 @@ def _encode_cursor(job: Job) -> str:
 def _decode_cursor(cursor: str) -> tuple[datetime, UUID]:
     try:
         created, job_id = base64.urlsafe_b64decode(cursor.encode()).decode().split("|")
-        return datetime.fromisoformat(created), UUID(job_id)
+        return _utc(datetime.fromisoformat(created)), UUID(job_id)
     except (ValueError, binascii.Error, UnicodeDecodeError) as exc:
         raise ApiError(
             422, "validation_error", "The cursor is not one this API gave out.",
@@ -444,7 +480,7 @@ def delete_job(request, job_id: UUID):
         services.job_cancel(job=job)
     storage_delete_tree(job.storage_prefix())
     job.delete()
-    return 204, None
+    return Status(204, None)
 
 
 _ARTIFACTS = {
@@ -527,7 +563,7 @@ def _save_persona(persona: Persona) -> Persona:
     summary="Create a persona (staff only)",
 )  # fmt: skip
 def create_persona(request, data: PersonaIn):
-    return 201, _save_persona(Persona(**data.model_dump()))
+    return Status(201, _save_persona(Persona(**data.model_dump())))
 
 
 @personas_router.patch(
@@ -557,7 +593,7 @@ def delete_persona(request, persona_id: int):
             f"The persona {persona.name!r} is used by {in_use} jobs; disable it instead "
             "(PATCH status=disabled).",
         ) from exc  # fmt: skip
-    return 204, None
+    return Status(204, None)
 
 
 # Webhooks ------------------------------------------------------------------------------
@@ -584,8 +620,8 @@ def receive_event(request, source: str):
     """
     event, new = inbound.inbound_event_receive(source=source, request=request)
     if not new:
-        return 200, {"status": "duplicate", "event_id": event.event_id}
-    return 202, {"status": "accepted", "event_id": event.event_id}
+        return Status(200, {"status": "duplicate", "event_id": event.event_id})
+    return Status(202, {"status": "accepted", "event_id": event.event_id})
 
 
 # System (staff) ------------------------------------------------------------------------
