@@ -164,6 +164,7 @@ PROCRASTINATE_WORKER_DEFAULTS = {
 
 LOG_LEVEL = env_str("SLIDECAST_LOG_LEVEL", "INFO")
 LOG_FORMAT = env_str("SLIDECAST_LOG_FORMAT", "json")
+PROCRASTINATE_LOG_LEVEL = env_str("SLIDECAST_PROCRASTINATE_LOG_LEVEL", "WARNING")
 if LOG_FORMAT not in ("json", "plain"):
     raise ImproperlyConfigured(f"SLIDECAST_LOG_FORMAT must be json or plain, not {LOG_FORMAT!r}")
 LOGGING = {
@@ -184,17 +185,24 @@ LOGGING = {
             "class": "jobs.workers.WorkerRegistryHandler",
             "level": "INFO",
         },
+        "procrastinate_console": {
+            "class": "logging.StreamHandler",
+            "formatter": LOG_FORMAT,
+            "filters": ["task_context"],
+            "level": PROCRASTINATE_LOG_LEVEL,
+        },
     },
     "root": {"handlers": ["console"], "level": "WARNING"},
     "loggers": {
         "slidecast": {"level": LOG_LEVEL},
         "media_pipeline": {"level": LOG_LEVEL},
-        "procrastinate": {"level": env_str("SLIDECAST_PROCRASTINATE_LOG_LEVEL", "WARNING")},
+        "procrastinate": {"level": PROCRASTINATE_LOG_LEVEL},
         # The worker announces its id and queues in an INFO record; the registry listens
         # for it whatever level the console shows.
         "procrastinate.worker": {
             "level": "INFO",
-            "handlers": ["worker_registry"],
+            "handlers": ["worker_registry", "procrastinate_console"],
+            "propagate": False,
         },
     },
 }
