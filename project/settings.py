@@ -14,14 +14,24 @@ BASE_DIR = Path(__file__).resolve().parent.parent
 DATA_DIR = env_path("SLIDECAST_DATA_DIR", BASE_DIR / "var")
 
 DEBUG = env_bool("SLIDECAST_DEBUG", False)
+# "production" requires a secret key and turns on HTTPS-only cookies and HSTS.
+ENVIRONMENT = env_str("SLIDECAST_ENV", "development")
+if ENVIRONMENT not in ("development", "production"):
+    raise ImproperlyConfigured(
+        f"SLIDECAST_ENV must be development or production, not {ENVIRONMENT!r}"
+    )
+PRODUCTION = ENVIRONMENT == "production"
 
 
 def _secret_key() -> str:
     key = env_str("SLIDECAST_SECRET_KEY")
     if key:
         return key
-    if not DEBUG and env_bool("SLIDECAST_REQUIRE_SECRET_KEY", False):
-        raise ImproperlyConfigured("Set SLIDECAST_SECRET_KEY (or SLIDECAST_SECRET_KEY_FILE).")
+    if PRODUCTION or env_bool("SLIDECAST_REQUIRE_SECRET_KEY", False):
+        raise ImproperlyConfigured(
+            "Production needs a secret key: set SLIDECAST_SECRET_KEY (or "
+            "SLIDECAST_SECRET_KEY_FILE) to a long random string."
+        )
     # A local install gets a random key of its own, kept out of the repository in the data folder.
     key_file = DATA_DIR / "secret_key"
     if not key_file.exists():
@@ -33,6 +43,27 @@ def _secret_key() -> str:
 
 SECRET_KEY = _secret_key()
 ALLOWED_HOSTS = env_list("SLIDECAST_ALLOWED_HOSTS", ["localhost", "127.0.0.1", "[::1]"])
+CSRF_TRUSTED_ORIGINS = env_list("SLIDECAST_CSRF_TRUSTED_ORIGINS", [])
+
+# Behind TLS (a proxy that sets X-Forwarded-Proto): secure cookies, redirects, HSTS.
+HTTPS = env_bool("SLIDECAST_HTTPS", PRODUCTION)
+if HTTPS:
+    SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+    SECURE_SSL_REDIRECT = env_bool("SLIDECAST_SSL_REDIRECT", True)
+    # Health checks come over plain HTTP from inside the network.
+    SECURE_REDIRECT_EXEMPT = [r"^health/"]
+    SESSION_COOKIE_SECURE = True
+    CSRF_COOKIE_SECURE = True
+    SECURE_HSTS_SECONDS = env_int("SLIDECAST_HSTS_SECONDS", 31536000)
+    SECURE_HSTS_INCLUDE_SUBDOMAINS = env_bool("SLIDECAST_HSTS_INCLUDE_SUBDOMAINS", True)
+    SECURE_HSTS_PRELOAD = env_bool("SLIDECAST_HSTS_PRELOAD", False)
+    if not SECURE_HSTS_PRELOAD:
+        # Joining the browsers' preload list cannot be undone quickly: the operator decides.
+        SILENCED_SYSTEM_CHECKS = ["security.W021"]
+SESSION_COOKIE_HTTPONLY = True
+SECURE_CONTENT_TYPE_NOSNIFF = True
+SECURE_REFERRER_POLICY = "same-origin"
+X_FRAME_OPTIONS = "DENY"
 
 INSTALLED_APPS = [
     "django.contrib.admin",
