@@ -4,8 +4,15 @@ from __future__ import annotations
 
 import re
 
-from django.core.files.storage import default_storage
-from django.http import FileResponse, HttpRequest, HttpResponse, StreamingHttpResponse
+from django.core.files.storage import FileSystemStorage, default_storage
+from django.http import (
+    FileResponse,
+    HttpRequest,
+    HttpResponse,
+    HttpResponseRedirect,
+    StreamingHttpResponse,
+)
+from django.utils.functional import empty
 from django.utils.http import content_disposition_header
 
 _RANGE = re.compile(r"^bytes=(\d*)-(\d*)$")
@@ -15,7 +22,15 @@ _CHUNK = 256 * 1024
 def stored_file_response(
     request: HttpRequest, name: str, *, content_type: str, download_name: str, inline: bool
 ) -> HttpResponse:
-    """Return the stored file; a single byte range gets a 206 partial response."""
+    """Return the stored file; a single byte range gets a 206 partial response.
+
+    Files in object storage are not streamed through the app: the owner is redirected to a
+    short-lived signed URL (SLIDECAST_S3_URL_EXPIRY_SECONDS), which serves ranges itself.
+    """
+    if not _is_local(default_storage):
+        return _signed_redirect(
+            name, content_type=content_type, download_name=download_name, inline=inline
+        )
     size = default_storage.size(name)
     range_header = request.headers.get("Range", "").strip()
     match = _RANGE.match(range_header) if range_header else None
@@ -48,6 +63,26 @@ def stored_file_response(
     response["Content-Disposition"] = content_disposition_header(
         as_attachment=not inline, filename=download_name
     )
+    return response
+
+
+def _is_local(storage) -> bool:
+    if getattr(storage, "_wrapped", None) is empty:  # default_storage is created lazily
+        storage._setup()
+    return isinstance(getattr(storage, "_wrapped", storage), FileSystemStorage)
+
+
+def _signed_redirect(name: str, *, content_type: str, download_name: str, inline: bool):
+    disposition = content_disposition_header(as_attachment=not inline, filename=download_name)
+    url = default_storage.url(
+        name,
+        parameters={
+            "ResponseContentType": content_type,
+            "ResponseContentDisposition": disposition,
+        },
+    )
+    response = HttpResponseRedirect(url)
+    response["Cache-Control"] = "private, no-store"
     return response
 
 

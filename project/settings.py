@@ -151,6 +151,7 @@ elif STORAGE_BACKEND == "s3":
             "querystring_auth": True,
             "querystring_expire": env_int("SLIDECAST_S3_URL_EXPIRY_SECONDS", 300, minimum=1),
             "file_overwrite": True,
+            "signature_version": "s3v4",
         },
     }
     if not _default_storage["OPTIONS"]["bucket_name"]:

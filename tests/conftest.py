@@ -79,12 +79,12 @@ def clear_queue() -> None:
 
 def wait_for_jobs(job_ids: Iterable, *, timeout: float = 180) -> list[Job]:
     """Poll until every job has finished; return them fresh from the database."""
-    ids = list(job_ids)
+    ids = [str(job_id) for job_id in job_ids]
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         jobs = list(Job.objects.filter(id__in=ids))
         if len(jobs) == len(ids) and all(job.is_finished for job in jobs):
-            return sorted(jobs, key=lambda job: ids.index(job.id))
+            return sorted(jobs, key=lambda job: ids.index(str(job.id)))
         time.sleep(0.2)
     states = dict(Job.objects.filter(id__in=ids).values_list("id", "status"))
     raise AssertionError(f"jobs did not finish in {timeout} s: {states}")
