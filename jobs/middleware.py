@@ -10,6 +10,7 @@ from procrastinate import App, JobContext
 from procrastinate.middleware import SyncCallNext
 from procrastinate.worker import Worker
 
+from jobs import lifecycle
 from jobs.log_context import task_log_context
 
 logger = logging.getLogger("slidecast.tasks")
@@ -34,8 +35,11 @@ def observe_task(call_next: SyncCallNext, context: JobContext, worker: Worker) -
             "slidecast_job_id": kwargs.get("job_id"),
         }
     )
+    supervised = worker.install_signal_handlers  # a `procrastinate worker` process
     try:
         _note_worker(worker)
+        if supervised:
+            lifecycle.task_started(job.id, job.task_name)
         return call_next()
     except Exception as exc:
         if _is_final_failure(exc, context, worker):
@@ -49,6 +53,8 @@ def observe_task(call_next: SyncCallNext, context: JobContext, worker: Worker) -
         raise
     finally:
         task_log_context.reset(token)
+        if supervised:
+            lifecycle.task_finished(job.id)
 
 
 def _note_worker(worker: Worker) -> None:

@@ -154,3 +154,9 @@ def deliver_webhook(context: JobContext, *, delivery_id: int) -> None:
 @app.task(name="slidecast.process_inbound_event", queue="cpu", retry=RETRY)
 def process_inbound_event(*, event_id: int) -> None:
     inbound.inbound_event_process(event_id=event_id)
+
+
+@app.task(name="slidecast.ping", queue="cpu")
+def ping(*, sent_at: float) -> float:
+    """Do nothing: measures how fast the queue hands work to workers (benchmarks)."""
+    return sent_at

@@ -192,6 +192,14 @@ SLIDECAST = {
 
 PROCRASTINATE_WORKER_DEFAULTS = {
     "concurrency": env_int("SLIDECAST_WORKER_CONCURRENCY", 2, minimum=1),
+    # On SIGTERM, running tasks get this long to finish; past it the worker stops anyway
+    # and the stalled-job rescue hands their jobs to another worker.
+    "shutdown_graceful_timeout": env_float("SLIDECAST_WORKER_SHUTDOWN_GRACE_SECONDS", 240),
+}
+WORKER_LIMITS = {
+    "MAX_TASKS": env_int("SLIDECAST_WORKER_MAX_TASKS", 0),
+    "MAX_MEMORY_MB": env_int("SLIDECAST_WORKER_MAX_MEMORY_MB", 0),
+    "TASK_TIME_LIMIT_SECONDS": env_int("SLIDECAST_TASK_TIME_LIMIT_SECONDS", 3600, minimum=1),
 }
 
 LOG_LEVEL = env_str("SLIDECAST_LOG_LEVEL", "INFO")

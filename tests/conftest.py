@@ -117,39 +117,51 @@ def database_url_for_other_processes() -> str:
 
 
 @pytest.fixture
-def worker_process(
+def start_worker_process(
     transactional_db, media_root: Path, work_dir: Path, tmp_path: Path
-) -> Iterator[subprocess.Popen]:
-    """A `manage.py procrastinate worker` in its own process, on the test database."""
+) -> Iterator[Callable[..., subprocess.Popen]]:
+    """Start `manage.py procrastinate worker` processes on the test database."""
     clear_queue()
-    env = {
-        **os.environ,
-        "DATABASE_URL": database_url_for_other_processes(),
-        "DJANGO_SETTINGS_MODULE": "tests.settings",
-        "SLIDECAST_MEDIA_ROOT": str(media_root),
-        "SLIDECAST_WORK_DIR": str(work_dir),
-        "SLIDECAST_DATA_DIR": str(tmp_path / "data"),
-        "PYTHONUNBUFFERED": "1",
-    }
-    log = (tmp_path / "worker.log").open("wb")
-    process = subprocess.Popen(
-        [sys.executable, "manage.py", "procrastinate", "worker", "--queues=cpu", "--concurrency=2"],
-        cwd=REPO,
-        env=env,
-        stdout=log,
-        stderr=subprocess.STDOUT,
-    )
-    process.log_path = tmp_path / "worker.log"
-    try:
-        yield process
-    finally:
+    started: list[subprocess.Popen] = []
+
+    def start(*, queues: str = "cpu", **extra_env: str) -> subprocess.Popen:
+        env = {
+            **os.environ,
+            "DATABASE_URL": database_url_for_other_processes(),
+            "DJANGO_SETTINGS_MODULE": "tests.settings",
+            "SLIDECAST_MEDIA_ROOT": str(media_root),
+            "SLIDECAST_WORK_DIR": str(work_dir),
+            "SLIDECAST_DATA_DIR": str(tmp_path / "data"),
+            "PYTHONUNBUFFERED": "1",
+            **extra_env,
+        }
+        log_path = tmp_path / f"worker-{len(started)}.log"
+        log = log_path.open("wb")
+        process = subprocess.Popen(
+            [sys.executable, "manage.py", "procrastinate", "worker", f"--queues={queues}",
+             "--concurrency=2"],
+            cwd=REPO, env=env, stdout=log, stderr=subprocess.STDOUT,
+        )  # fmt: skip
+        process.log_path = log_path
+        process.log_file = log
+        started.append(process)
+        return process
+
+    yield start
+    for process in started:
         if process.poll() is None:
             process.send_signal(signal.SIGTERM)
             try:
                 process.wait(timeout=30)
             except subprocess.TimeoutExpired:
                 process.kill()
-        log.close()
+        process.log_file.close()
+
+
+@pytest.fixture
+def worker_process(start_worker_process) -> subprocess.Popen:
+    """A `manage.py procrastinate worker` in its own process, on the test database."""
+    return start_worker_process()
 
 
 def pytest_collection_modifyitems(config, items):

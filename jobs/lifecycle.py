@@ -1,0 +1,89 @@
+"""Long-lived worker processes: recycling after N tasks or M MB, and a per-task time limit.
+
+TTS and speech recognition processes grow with time. A worker that has run
+SLIDECAST_WORKER_MAX_TASKS tasks, or uses more than SLIDECAST_WORKER_MAX_MEMORY_MB, stops
+gracefully (SIGTERM to itself: running tasks finish) and its supervisor (Docker's restart
+policy, systemd's Restart=always) starts a fresh one. A task running longer than
+SLIDECAST_TASK_TIME_LIMIT_SECONDS cannot be interrupted inside its thread, so the process
+stops; if the task still does not return in the shutdown grace time the process exits
+hard, and the stalled-job rescue puts the task back in the queue.
+
+Only `manage.py procrastinate worker` processes do this; a worker running inside another
+program (the narrate command, the tests) never signals its host process.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import signal
+import threading
+import time
+
+import psutil
+from django.conf import settings
+
+logger = logging.getLogger("slidecast.workers")
+
+_lock = threading.Lock()
+_running: dict[int, tuple[float, str]] = {}  # queue job id -> (started, task name)
+_completed = 0
+_stopping = threading.Event()
+_watchdog_started = threading.Event()
+HARD_EXIT_CODE = 70
+
+
+def _limits() -> dict:
+    return settings.WORKER_LIMITS
+
+
+def task_started(job_id: int, task_name: str) -> None:
+    with _lock:
+        _running[job_id] = (time.monotonic(), task_name)
+    if not _watchdog_started.is_set():
+        _watchdog_started.set()
+        threading.Thread(target=_watch, name="slidecast-task-watchdog", daemon=True).start()
+
+
+def task_finished(job_id: int) -> None:
+    global _completed
+    with _lock:
+        _running.pop(job_id, None)
+        _completed += 1
+        completed = _completed
+    limits = _limits()
+    if limits["MAX_TASKS"] and completed >= limits["MAX_TASKS"]:
+        stop_gracefully(f"it has run {completed} tasks (SLIDECAST_WORKER_MAX_TASKS)")
+        return
+    megabytes = psutil.Process().memory_info().rss / 1024**2
+    if limits["MAX_MEMORY_MB"] and megabytes > limits["MAX_MEMORY_MB"]:
+        stop_gracefully(f"it uses {megabytes:.0f} MB (SLIDECAST_WORKER_MAX_MEMORY_MB)")
+
+
+def stop_gracefully(reason: str) -> None:
+    if _stopping.is_set():
+        return
+    _stopping.set()
+    logger.warning("worker process %s stops to be replaced: %s", os.getpid(), reason)
+    os.kill(os.getpid(), signal.SIGTERM)
+
+
+def _watch() -> None:
+    while True:
+        time.sleep(1)
+        limit = _limits()["TASK_TIME_LIMIT_SECONDS"]
+        now = time.monotonic()
+        with _lock:
+            late = [(job_id, name) for job_id, (started, name) in _running.items()
+                    if now - started > limit]  # fmt: skip
+        if late:
+            logger.error(
+                "task over its time limit of %d s (SLIDECAST_TASK_TIME_LIMIT_SECONDS): %s",
+                limit, ", ".join(f"{name}#{job_id}" for job_id, name in late),
+            )  # fmt: skip
+            stop_gracefully("a task passed its time limit")
+            grace = settings.PROCRASTINATE_WORKER_DEFAULTS["shutdown_graceful_timeout"]
+            time.sleep(grace + 5)
+            logger.error("the task did not return; exiting so it can be rescued")
+            logging.shutdown()
+            os._exit(HARD_EXIT_CODE)
