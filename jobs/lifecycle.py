@@ -70,7 +70,7 @@ def stop_gracefully(reason: str) -> None:
 
 def _watch() -> None:
     while True:
-        time.sleep(1)
+        time.sleep(0.5)
         limit = _limits()["TASK_TIME_LIMIT_SECONDS"]
         now = time.monotonic()
         with _lock:

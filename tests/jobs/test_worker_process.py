@@ -82,10 +82,12 @@ def test_worker_recycles_itself_after_its_task_quota(start_worker_process):
 def test_task_over_its_time_limit_stops_the_worker_and_is_handed_back(
     user, persona, deck_path, start_worker_process
 ):
-    job = submit(deck_path([("One", LONG_NOTES)]), user, persona)
+    job = submit(deck_path([("One", f"{LONG_NOTES} {LONG_NOTES} {LONG_NOTES}")]), user, persona)
     worker = start_worker_process(
-        SLIDECAST_TASK_TIME_LIMIT_SECONDS="1", SLIDECAST_WORKER_SHUTDOWN_GRACE_SECONDS="0.5",
-        SLIDECAST_LOG_LEVEL="INFO", SLIDECAST_PROCRASTINATE_LOG_LEVEL="INFO",
+        SLIDECAST_TASK_TIME_LIMIT_SECONDS="1",
+        SLIDECAST_WORKER_SHUTDOWN_GRACE_SECONDS="0.5",
+        SLIDECAST_LOG_LEVEL="INFO",
+        SLIDECAST_PROCRASTINATE_LOG_LEVEL="INFO",
     )
     worker.wait(timeout=60)
     log = worker.log_path.read_text()
