@@ -25,7 +25,7 @@ case "$role" in
     if [ -n "${SLIDECAST_WORKER_QUEUES:-}" ]; then
       exec python manage.py worker_alive
     fi
-    exec curl --fail --silent --max-time 4 "http://127.0.0.1:${PORT:-8000}/health/live"
+    exec curl --fail --silent --max-time 4 -H "Host: localhost" "http://127.0.0.1:${PORT:-8000}/health/live"
     ;;
   *)
     exec python manage.py "$role" "$@"

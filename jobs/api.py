@@ -474,10 +474,13 @@ def retry_job(request, job_id: UUID):
 
 @jobs_router.delete("/{uuid:job_id}", response={204: None, **ERRORS})
 def delete_job(request, job_id: UUID):
-    """Delete the job and every file it has (a running job is cancelled first)."""
+    """Delete a finished job and every file it has (cancel a running job first)."""
     job = _own_job(request, job_id)
     if not job.is_finished:
-        services.job_cancel(job=job)
+        # A step still running would write files after the delete: cancel, then delete.
+        raise ApiError(
+            409, "job_running", f"The job is still {job.status}; cancel it first, then delete it."
+        )
     storage_delete_tree(job.storage_prefix())
     job.delete()
     return Status(204, None)

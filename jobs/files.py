@@ -15,7 +15,7 @@ from django.http import (
 from django.utils.functional import empty
 from django.utils.http import content_disposition_header
 
-_RANGE = re.compile(r"^bytes=(\d*)-(\d*)$")
+_RANGE = re.compile(r"^bytes=(\d{0,18})-(\d{0,18})$")
 _CHUNK = 256 * 1024
 
 

@@ -61,7 +61,8 @@ def _monitoring_allowed(request: HttpRequest) -> bool:
     header = request.headers.get("Authorization", "")
     if not token or not header.startswith("Bearer "):
         return False
-    return hmac.compare_digest(header.removeprefix("Bearer ").strip(), token)
+    offered = header.removeprefix("Bearer ").strip().encode("utf-8", "replace")
+    return hmac.compare_digest(offered, token.encode())
 
 
 def _forbidden() -> JsonResponse:

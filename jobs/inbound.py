@@ -20,7 +20,7 @@ logger = logging.getLogger("slidecast.inbound")
 
 KEPT_HEADERS = (
     "Content-Type", "User-Agent", SIGNATURE_HEADER, "X-HubSpot-Signature-v3",
-    "X-HubSpot-Request-Timestamp", "Slidecast-Event-Id",
+    "X-HubSpot-Request-Timestamp",
 )  # fmt: skip
 
 
@@ -66,8 +66,7 @@ def _signature_valid(source: str, secret: str, request: HttpRequest, body: bytes
 
 
 def _event_id(source: str, request: HttpRequest, body: bytes) -> str:
-    if "Slidecast-Event-Id" in request.headers:
-        return request.headers["Slidecast-Event-Id"][:255]
+    # Only the signed body names the event: a header could be changed on a replayed request.
     try:
         payload = json.loads(body)
     except ValueError:
@@ -78,7 +77,12 @@ def _event_id(source: str, request: HttpRequest, body: bytes) -> str:
         and payload
         and all(isinstance(item, dict) and "eventId" in item for item in payload)
     ):
-        return ",".join(str(item["eventId"]) for item in payload)[:255]
+        joined = ",".join(str(item["eventId"]) for item in payload)
+        return (
+            joined
+            if len(joined) <= 255
+            else "sha256:" + hashlib.sha256(joined.encode()).hexdigest()
+        )
     if isinstance(payload, dict):
         for key in ("eventId", "event_id", "id"):
             if isinstance(payload.get(key), str | int):

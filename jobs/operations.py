@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import logging
 import shutil
 import time
@@ -18,7 +19,7 @@ from procrastinate import sql
 from procrastinate.jobs import Job as QueueJob
 
 from jobs import services
-from jobs.models import DeadLetter, Incident, Job, QueuePause, WorkerHost
+from jobs.models import ApiRateWindow, DeadLetter, Incident, Job, QueuePause, WorkerHost
 from jobs.pipeline_config import work_root
 from jobs.queueing import transactional_job_manager
 from jobs.storage import storage_delete_tree
@@ -35,9 +36,17 @@ def _oversight(key: str):
 # Pause and resume ---------------------------------------------------------------------
 
 
+def _lock_queue_table() -> None:
+    # Waits for transactions that are inserting jobs right now and keeps new ones out until
+    # this one commits, so no job slips between the pause state and the held rows.
+    with connection.cursor() as cursor:
+        cursor.execute("LOCK TABLE procrastinate_jobs IN SHARE ROW EXCLUSIVE MODE")
+
+
 @transaction.atomic
 def queue_pause(*, queue_name: str, by: str = "") -> bool:
     """Hold the queue's waiting jobs back from every worker; running ones finish."""
+    _lock_queue_table()
     _, created = QueuePause.objects.get_or_create(queue_name=queue_name, defaults={"paused_by": by})
     with connection.cursor() as cursor:
         # Touching scheduled_at fires the trigger of migration 0004, which holds the job.
@@ -54,6 +63,7 @@ def queue_pause(*, queue_name: str, by: str = "") -> bool:
 @transaction.atomic
 def queue_resume(*, queue_name: str) -> int:
     """Release the queue's held jobs to the workers; return how many were released."""
+    _lock_queue_table()
     if not QueuePause.objects.filter(queue_name=queue_name).delete()[0]:
         return 0
     with connection.cursor() as cursor:
@@ -90,12 +100,15 @@ def paused_queues() -> set[str]:
 
 
 def queue_jobs_retry(job_ids: Iterable[int]) -> int:
-    """Put failed, cancelled, aborted or stuck running jobs back in the queue, to run now."""
+    """Put failed jobs back in the queue, to run now; return how many were.
+
+    Running jobs are not retried here (their worker may be alive: the rescue task hands back
+    those of dead workers), and procrastinate cannot retry cancelled or aborted ones.
+    """
     manager = transactional_job_manager()
     count = 0
     for job_id in job_ids:
-        status = manager.get_job_status(job_id)
-        if status.value in ("failed", "doing", "cancelled", "aborted"):
+        if manager.get_job_status(job_id).value == "failed":
             manager.retry_job_by_id(job_id=job_id, retry_at=timezone.now())
             count += 1
     return count
@@ -173,6 +186,8 @@ def stalled_jobs_rescue() -> list[int]:
     every step checks the job's state before it starts and again before it records its
     result, so a step that did finish elsewhere is not recorded twice.
     """
+    from jobs.tasks import MAX_ATTEMPTS
+
     seconds = _oversight("STALLED_WORKER_SECONDS")
     manager = transactional_job_manager()
     with connection.cursor() as cursor:
@@ -180,13 +195,53 @@ def stalled_jobs_rescue() -> list[int]:
             sql.queries["select_stalled_jobs_by_heartbeat"],
             {"queue": None, "task_name": None, "seconds_since_heartbeat": seconds},
         )
-        stalled = [row[0] for row in cursor.fetchall()]
-    for job_id in stalled:
-        manager.retry_job_by_id(job_id=job_id, retry_at=timezone.now())
-        logger.warning("rescued queue job %s from a worker whose heartbeat stopped", job_id)
+        stalled = [QueueJob.from_row(row) for row in _dict_rows(cursor)]
+    rescued = []
+    for queue_job in stalled:
+        try:
+            if queue_job.attempts + 1 >= MAX_ATTEMPTS:
+                _give_up(queue_job)
+            else:
+                manager.retry_job_by_id(job_id=queue_job.id, retry_at=timezone.now())
+                logger.warning(
+                    "rescued queue job %s from a worker whose heartbeat stopped", queue_job.id
+                )
+            rescued.append(queue_job.id)
+        except Exception:  # one job's trouble must not keep the others stuck
+            logger.exception("could not rescue queue job %s", queue_job.id)
     with connection.cursor() as cursor:
         cursor.execute(sql.queries["prune_stalled_workers"], {"seconds_since_heartbeat": seconds})
-    return stalled
+    return rescued
+
+
+def _dict_rows(cursor) -> list[dict]:
+    columns = [column[0] for column in cursor.description]
+    rows = [dict(zip(columns, row, strict=True)) for row in cursor.fetchall()]
+    for row in rows:
+        # Django's connection leaves jsonb as text; procrastinate's Job wants a dict.
+        if isinstance(row.get("args"), str):
+            row["args"] = json.loads(row["args"])
+    return rows
+
+
+def _give_up(queue_job: QueueJob) -> None:
+    """A job whose worker died on every attempt (a crash, the time limit): fail it for good."""
+    message = (
+        f"The worker running this step stopped {queue_job.attempts + 1} times (it crashed, "
+        "ran out of memory or passed SLIDECAST_TASK_TIME_LIMIT_SECONDS). Try a smaller deck, "
+        "or tell the operators."
+    )
+    with transaction.atomic(), connection.cursor() as cursor:
+        cursor.execute("SELECT procrastinate_finish_job_v1(%s, 'failed', false)", [queue_job.id])
+        job_id = (queue_job.task_kwargs or {}).get("job_id")
+        if _is_uuid(job_id):
+            services.job_fail(job_id=str(job_id), message=message, code="worker_lost")
+    dead_letter_record(
+        queue_job=queue_job,
+        exception=RuntimeError(message),
+        formatted_traceback="(no traceback: the worker process was gone)",
+    )
+    logger.error("queue job %s failed for good: its worker stopped on every attempt", queue_job.id)
 
 
 # Cleanup ------------------------------------------------------------------------------
@@ -237,6 +292,7 @@ def cleanup_run() -> CleanupReport:
         report.jobs_expired.append(str(job.id))
 
     report.temp_folders = _remove_old_temp_folders(_oversight("TEMP_MAX_AGE_HOURS"))
+    ApiRateWindow.objects.filter(window_start__lt=now - timedelta(hours=1)).delete()
     report.samples = resource_samples_prune()
     report.workers, _ = WorkerHost.objects.exclude(worker_id__in=_live_worker_ids()).delete()
     logger.info("cleanup done", extra={"cleanup": report.__dict__})

@@ -42,7 +42,13 @@ def _secret_key() -> str:
 
 
 SECRET_KEY = _secret_key()
-ALLOWED_HOSTS = env_list("SLIDECAST_ALLOWED_HOSTS", ["localhost", "127.0.0.1", "[::1]"])
+# The local names stay allowed so container and host healthchecks can reach the app.
+ALLOWED_HOSTS = [
+    *env_list("SLIDECAST_ALLOWED_HOSTS", []),
+    "localhost",
+    "127.0.0.1",
+    "[::1]",
+]
 CSRF_TRUSTED_ORIGINS = env_list("SLIDECAST_CSRF_TRUSTED_ORIGINS", [])
 
 # Behind TLS (a proxy that sets X-Forwarded-Proto): secure cookies, redirects, HSTS.
@@ -140,10 +146,11 @@ if STORAGE_BACKEND == "filesystem":
     }
 elif STORAGE_BACKEND == "s3":
     _default_storage = {
-        "BACKEND": "storages.backends.s3.S3Storage",
+        "BACKEND": "jobs.storage_backends.SlidecastS3Storage",
         "OPTIONS": {
             "bucket_name": env_str("SLIDECAST_S3_BUCKET"),
             "endpoint_url": env_str("SLIDECAST_S3_ENDPOINT_URL"),
+            "public_endpoint_url": env_str("SLIDECAST_S3_PUBLIC_ENDPOINT_URL"),
             "region_name": env_str("SLIDECAST_S3_REGION"),
             "access_key": env_str("SLIDECAST_S3_ACCESS_KEY_ID"),
             "secret_key": env_str("SLIDECAST_S3_SECRET_ACCESS_KEY"),

@@ -254,3 +254,29 @@ def test_text_postgresql_cannot_store_is_a_422_not_a_500(client, staff_token):
                            **auth(staff_token))  # fmt: skip
     assert response.status_code == 422
     assert response.json()["error"]["details"][0]["field"] == "language"
+
+
+def test_malformed_input_is_4xx_never_5xx(client, token, user, persona, deck_path, media_root):
+    bad_port = upload(client, token, deck_path, persona_id=persona.id,
+                      callback_url="http://example.com:99999/hook")  # fmt: skip
+    assert bad_port.status_code == 422 and "not a valid URL" in bad_port.json()["error"]["message"]
+    job = make_job(user, persona, status="completed")
+    job.video = f"{job.storage_prefix()}/output/video.mp4"
+    job.save()
+    (media_root / job.video.name).parent.mkdir(parents=True)
+    (media_root / job.video.name).write_bytes(b"0123456789")
+    huge_range = "bytes=" + "9" * 5000 + "-"
+    response = client.get(f"/api/jobs/{job.id}/artifacts/video", HTTP_RANGE=huge_range,
+                          **auth(token))  # fmt: skip
+    assert response.status_code == 200  # an unparseable range is ignored, as HTTP allows
+    for header in ("t=" + "9" * 400 + ",v1=ab", "t=1,v1=é", "garbage"):
+        answer = client.post("/api/webhooks/crm", b"{}", content_type="application/json",
+                             HTTP_SLIDECAST_SIGNATURE=header)  # fmt: skip
+        assert answer.status_code == 401, header
+
+
+def test_running_job_must_be_cancelled_before_delete(client, token, user, persona):
+    job = make_job(user, persona, status=Job.Status.SYNTHESIZING_AUDIO)
+    response = client.delete(f"/api/jobs/{job.id}", **auth(token))
+    assert response.status_code == 409 and "cancel it first" in response.json()["error"]["message"]
+    assert Job.objects.filter(id=job.id).exists()

@@ -280,3 +280,38 @@ def test_resource_sample_of_this_host_shows_on_the_dashboard(staff_client):
     assert resource_sample_record() is None  # one sample per host and minute
     page = staff_client.get(reverse("oversight-dashboard")).content.decode()
     assert f"<td>{sample.hostname}</td>" in page
+
+
+def test_rescue_gives_up_on_a_job_whose_worker_keeps_dying(user, persona, settings):
+    from django.db import connection
+
+    from jobs.models import DeadLetter
+    from jobs.tasks import MAX_ATTEMPTS
+
+    job = Job.objects.create(owner=user, title="t.pptx", persona=persona,
+                             status=Job.Status.SYNTHESIZING_AUDIO)  # fmt: skip
+    queue_job = defer("slidecast.narrate_slide", queue="cpu", job_id=str(job.id), slide_id=1)
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "INSERT INTO procrastinate_workers (last_heartbeat) VALUES (now() - interval '1 hour')"
+            " RETURNING id"
+        )
+        worker_id = cursor.fetchone()[0]
+        cursor.execute(
+            "UPDATE procrastinate_jobs SET status = 'doing', worker_id = %s, attempts = %s "
+            "WHERE id = %s",
+            [worker_id, MAX_ATTEMPTS - 1, queue_job],
+        )
+    assert operations.stalled_jobs_rescue() == [queue_job]
+    assert status_of(queue_job) == "failed"
+    job.refresh_from_db()
+    assert job.status == Job.Status.FAILED and job.error_code == "worker_lost"
+    assert DeadLetter.objects.get(procrastinate_job_id=queue_job).job_id == job.id
+
+
+def test_bulk_retry_leaves_what_procrastinate_cannot_retry(staff_client):
+    failed, cancelled = defer(), defer()
+    finish(failed, "failed")
+    cancel(cancelled)
+    assert operations.queue_jobs_retry([failed, cancelled]) == 1
+    assert (status_of(failed), status_of(cancelled)) == ("todo", "cancelled")
