@@ -13,7 +13,6 @@ other. Peak memory of the worker's process tree (LibreOffice and ffmpeg included
 from __future__ import annotations
 
 import argparse
-import os
 import statistics
 import subprocess
 import sys
@@ -24,6 +23,8 @@ from pathlib import Path
 
 import psutil
 
+from benchmarks.django_setup import django_ready
+
 REPO = Path(__file__).resolve().parent.parent
 TARGET_SECONDS = 15.0
 
@@ -33,15 +34,7 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=3)
     args = parser.parse_args()
 
-    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "project.settings")
-    os.environ.setdefault("SLIDECAST_LOG_LEVEL", "WARNING")
-    sys.path.insert(0, str(REPO))
-    import django
-
-    django.setup()
-    from django.core.management import call_command
-
-    call_command("migrate", verbosity=0)
+    django_ready()
 
     with tempfile.TemporaryDirectory(prefix="slidecast-e2e-") as tmp:
         deck = _reference_deck(Path(tmp))

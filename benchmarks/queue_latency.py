@@ -14,11 +14,12 @@ The baseline in the same run is one worker with LISTEN/NOTIFY off (polling every
 from __future__ import annotations
 
 import argparse
-import os
 import subprocess
 import sys
 import time
 from pathlib import Path
+
+from benchmarks.django_setup import django_ready
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -30,15 +31,7 @@ def main() -> None:
     parser.add_argument("--idle-jobs", type=int, default=20)
     args = parser.parse_args()
 
-    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "project.settings")
-    os.environ.setdefault("SLIDECAST_LOG_LEVEL", "WARNING")
-    sys.path.insert(0, str(REPO))
-    import django
-
-    django.setup()
-    from django.core.management import call_command
-
-    call_command("migrate", verbosity=0)
+    django_ready()
 
     rows = [("1, polling (baseline)", *_measure(1, args, listen_notify=False))]
     for count in args.workers:

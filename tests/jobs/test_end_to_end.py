@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import json
-import subprocess
 from pathlib import Path
 
 import pytest
@@ -12,7 +10,7 @@ from django.urls import reverse
 
 from jobs.models import Job, Slide
 from media_pipeline.asr import normalized_words, transcribe, word_error_rate
-from media_pipeline.tools import find_ffmpeg
+from tests.media import ffprobe
 
 pytestmark = [pytest.mark.slow, pytest.mark.django_db(transaction=True)]
 
@@ -28,26 +26,6 @@ NOTES = [
 # for names and the voice's accent still flags a broken narration (wrong text, silence,
 # cut audio) while tolerating a misheard word or two.
 MAX_WORD_ERROR_RATE = 0.15
-
-
-def ffprobe(path: Path) -> dict:
-    ffprobe_bin = str(Path(find_ffmpeg()).with_name("ffprobe"))
-    out = subprocess.run(
-        [
-            ffprobe_bin,
-            "-v",
-            "error",
-            "-count_frames",
-            "-show_streams",
-            "-show_format",
-            "-of",
-            "json",
-            str(path),
-        ],
-        capture_output=True,
-        check=True,
-    ).stdout
-    return json.loads(out)
 
 
 @pytest.fixture

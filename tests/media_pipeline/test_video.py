@@ -11,29 +11,10 @@ from PIL import Image
 from media_pipeline.audio import write_wav
 from media_pipeline.tools import find_ffmpeg
 from media_pipeline.video import SlideClip, VideoOptions, assemble_video, slide_frame_counts
+from tests.media import ffprobe
 
 FPS = 25
 RATE = 22050
-
-
-def ffprobe(path: Path) -> dict:
-    ffprobe_bin = str(Path(find_ffmpeg()).with_name("ffprobe"))
-    result = subprocess.run(
-        [
-            ffprobe_bin,
-            "-v",
-            "error",
-            "-count_frames",
-            "-show_streams",
-            "-show_format",
-            "-of",
-            "json",
-            str(path),
-        ],
-        capture_output=True,
-        check=True,
-    )
-    return json.loads(result.stdout)
 
 
 def frame_color(video: Path, frame_number: int) -> tuple[int, int, int]:

@@ -1,0 +1,20 @@
+"""Looking at produced media the way a user's player would."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+from pathlib import Path
+
+from media_pipeline.tools import find_ffmpeg
+
+
+def ffprobe(path: Path) -> dict:
+    """Return ffprobe's view of a file: streams (with counted frames) and format."""
+    ffprobe_bin = str(Path(find_ffmpeg()).with_name("ffprobe"))
+    out = subprocess.run(
+        [ffprobe_bin, "-v", "error", "-count_frames", "-show_streams", "-show_format",
+         "-of", "json", str(path)],
+        capture_output=True, check=True,
+    ).stdout  # fmt: skip
+    return json.loads(out)
