@@ -19,7 +19,6 @@ from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db import IntegrityError, transaction
 from django.db.models import ProtectedError, Q
 from django.http import Http404, HttpRequest
-from django.utils.text import slugify
 from ninja import Field, File, Form, NinjaAPI, Query, Router, Schema, Status
 from ninja.errors import AuthenticationError, HttpError
 from ninja.errors import ValidationError as NinjaValidationError
@@ -29,7 +28,7 @@ from pydantic import AfterValidator
 
 from jobs import dashboard, inbound, services
 from jobs.api_auth import ApiError, api_token_authenticate, rate_limit_check
-from jobs.files import stored_file_response
+from jobs.files import job_file_response, stored_file_response
 from jobs.models import IdempotencyKey, Job, Persona
 from jobs.selectors import job_api_payload
 from jobs.storage import storage_delete_tree
@@ -486,15 +485,6 @@ def delete_job(request, job_id: UUID):
     return Status(204, None)
 
 
-_ARTIFACTS = {
-    "video": ("video", "video/mp4", "mp4", True),
-    "srt": ("captions_srt", "application/x-subrip; charset=utf-8", "srt", False),
-    "vtt": ("captions_vtt", "text/vtt; charset=utf-8", "vtt", True),
-    "deck": ("deck", "application/vnd.openxmlformats-officedocument.presentationml.presentation",
-             "pptx", False),
-}  # fmt: skip
-
-
 @jobs_router.get(
     "/{uuid:job_id}/artifacts/{kind}",
     response={200: bytes, 206: bytes, **ERRORS},
@@ -503,14 +493,10 @@ _ARTIFACTS = {
 def job_artifact(request, job_id: UUID, kind: Literal["video", "srt", "vtt", "deck"]):
     """Download a file of the job. The video supports HTTP range requests (`Range: bytes=…`)."""
     job = _own_job(request, job_id)
-    field, content_type, extension, inline = _ARTIFACTS[kind]
-    stored = getattr(job, field)
-    if not stored:
+    response = job_file_response(request, job, kind)
+    if response is None:
         raise ApiError(404, "not_ready", f"The job has no {kind} (status: {job.status}).")
-    name = f"{slugify(job.title.rsplit('.', 1)[0]) or 'slidecast'}.{extension}"
-    return stored_file_response(
-        request, stored.name, content_type=content_type, download_name=name, inline=inline
-    )
+    return response
 
 
 @jobs_router.get(

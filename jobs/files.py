@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass
 
 from django.core.files.storage import FileSystemStorage, default_storage
 from django.http import (
@@ -14,6 +15,43 @@ from django.http import (
 )
 from django.utils.functional import empty
 from django.utils.http import content_disposition_header
+from django.utils.text import slugify
+
+
+@dataclass(frozen=True)
+class JobFile:
+    field: str
+    content_type: str
+    extension: str
+    inline: bool
+
+
+# The files of a job that its owner can download, by the name used in URLs.
+JOB_FILES = {
+    "video": JobFile("video", "video/mp4", "mp4", inline=True),
+    "srt": JobFile("captions_srt", "application/x-subrip; charset=utf-8", "srt", inline=False),
+    "vtt": JobFile("captions_vtt", "text/vtt; charset=utf-8", "vtt", inline=True),
+    "deck": JobFile(
+        "deck",
+        "application/vnd.openxmlformats-officedocument.presentationml.presentation",
+        "pptx",
+        inline=False,
+    ),
+}
+
+
+def job_file_response(request: HttpRequest, job, kind: str) -> HttpResponse | None:
+    """Return the job's file of that kind for download, or None when it has none (yet)."""
+    spec = JOB_FILES[kind]
+    stored = getattr(job, spec.field)
+    if not stored:
+        return None
+    download_name = f"{slugify(job.title.rsplit('.', 1)[0]) or 'slidecast'}.{spec.extension}"
+    return stored_file_response(
+        request, stored.name, content_type=spec.content_type, download_name=download_name,
+        inline=spec.inline,
+    )  # fmt: skip
+
 
 _RANGE = re.compile(r"^bytes=(\d{0,18})-(\d{0,18})$")
 _CHUNK = 256 * 1024

@@ -6,25 +6,11 @@ from django.contrib.auth.decorators import login_required
 from django.core.exceptions import ValidationError
 from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import redirect, render
-from django.utils.text import slugify
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from jobs import selectors, services
-from jobs.files import stored_file_response
+from jobs.files import JOB_FILES, job_file_response, stored_file_response
 from jobs.forms import JobCreateForm
-
-_FILES = {
-    # kind: (job field, content type, extension, shown inline)
-    "video": ("video", "video/mp4", "mp4", True),
-    "srt": ("captions_srt", "application/x-subrip; charset=utf-8", "srt", False),
-    "vtt": ("captions_vtt", "text/vtt; charset=utf-8", "vtt", True),
-    "deck": (
-        "deck",
-        "application/vnd.openxmlformats-officedocument.presentationml.presentation",
-        "pptx",
-        False,
-    ),
-}
 
 
 @login_required
@@ -112,16 +98,12 @@ def job_cancel(request: HttpRequest, job_id) -> HttpResponse:
 @require_GET
 def job_file(request: HttpRequest, job_id, kind: str) -> HttpResponse:
     job = selectors.job_get_for(user=request.user, job_id=job_id)
-    if kind not in _FILES:
+    if kind not in JOB_FILES:
         raise Http404("No such file.")
-    field, content_type, extension, inline = _FILES[kind]
-    stored = getattr(job, field)
-    if not stored:
+    response = job_file_response(request, job, kind)
+    if response is None:
         raise Http404("This file does not exist yet.")
-    download_name = f"{slugify(job.title.rsplit('.', 1)[0]) or 'slidecast'}.{extension}"
-    return stored_file_response(
-        request, stored.name, content_type=content_type, download_name=download_name, inline=inline
-    )
+    return response
 
 
 @login_required

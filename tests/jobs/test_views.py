@@ -12,6 +12,15 @@ from jobs.models import Job
 pytestmark = pytest.mark.django_db
 
 
+def post_upload(client, persona, deck):
+    """Submit the upload form as a browser would, with the form's defaults."""
+    return client.post(
+        reverse("jobs:list"),
+        {"deck": deck, "persona": persona.id, "resolution": "1920x1080",
+         "padding_seconds": 0.5, "empty_slide_seconds": 3},
+    )  # fmt: skip
+
+
 def test_pages_need_login(client):
     response = client.get(reverse("jobs:list"))
     assert response.status_code == 302
@@ -27,16 +36,7 @@ def test_admin_needs_staff(client, user):
 def test_upload_form_refuses_other_extensions(client, user, persona):
     client.force_login(user)
     upload = ContentFile(b"%PDF-1.7", name="slides.pdf")
-    response = client.post(
-        reverse("jobs:list"),
-        {
-            "deck": upload,
-            "persona": persona.id,
-            "resolution": "1920x1080",
-            "padding_seconds": 0.5,
-            "empty_slide_seconds": 3,
-        },
-    )
+    response = post_upload(client, persona, upload)
     assert response.status_code == 400
     assert "Upload a PowerPoint deck saved as .pptx" in response.content.decode()
     assert not Job.objects.exists()
@@ -46,16 +46,7 @@ def test_upload_form_refuses_files_over_the_limit_at_once(client, user, persona,
     settings.SLIDECAST = {**settings.SLIDECAST, "MAX_UPLOAD_BYTES": 1024}
     client.force_login(user)
     upload = ContentFile(b"x" * 4096, name="big.pptx")
-    response = client.post(
-        reverse("jobs:list"),
-        {
-            "deck": upload,
-            "persona": persona.id,
-            "resolution": "1920x1080",
-            "padding_seconds": 0.5,
-            "empty_slide_seconds": 3,
-        },
-    )
+    response = post_upload(client, persona, upload)
     assert response.status_code == 400
     assert "the limit is 0 MB" in response.content.decode()
 
@@ -64,16 +55,7 @@ def test_upload_form_refuses_files_over_the_limit_at_once(client, user, persona,
 def test_upload_queues_decomposition_on_the_cpu_queue(client, user, persona, deck_path):
     client.force_login(user)
     with deck_path([("One", "Hello.")]).open("rb") as upload:
-        client.post(
-            reverse("jobs:list"),
-            {
-                "deck": upload,
-                "persona": persona.id,
-                "resolution": "1920x1080",
-                "padding_seconds": 0.5,
-                "empty_slide_seconds": 3,
-            },
-        )
+        post_upload(client, persona, upload)
     job = Job.objects.get()
     assert job.status == Job.Status.PENDING and job.owner == user
     queued = ProcrastinateJob.objects.get(args__job_id=str(job.id))
@@ -153,10 +135,6 @@ def test_persona_disabled_after_the_form_was_shown_is_a_form_error(
 
     monkeypatch.setattr(services, "job_create", disabled)
     with deck_path([("One", "Hello.")]).open("rb") as upload:
-        response = client.post(
-            reverse("jobs:list"),
-            {"deck": upload, "persona": persona.id, "resolution": "1920x1080",
-             "padding_seconds": 0.5, "empty_slide_seconds": 3},
-        )  # fmt: skip
+        response = post_upload(client, persona, upload)
     assert response.status_code == 400
     assert "is disabled" in response.content.decode()
