@@ -79,6 +79,8 @@ INSTALLED_APPS = [
     "django.contrib.messages",
     "django.contrib.staticfiles",
     "procrastinate.contrib.django",
+    # Serves Swagger UI for /api/docs from its own static files instead of a CDN.
+    "ninja",
     "jobs",
 ]
 
