@@ -14,7 +14,6 @@ from datetime import UTC, datetime
 from typing import Annotated, Literal
 from uuid import UUID
 
-from django.conf import settings
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db import IntegrityError, transaction
 from django.db.models import ProtectedError, Q
@@ -28,7 +27,8 @@ from pydantic import AfterValidator
 
 from jobs import dashboard, inbound, services
 from jobs.api_auth import ApiError, api_token_authenticate, rate_limit_check
-from jobs.files import job_file_response, stored_file_response
+from jobs.files import job_file_response, slide_image_response
+from jobs.forms import oversized_upload_message
 from jobs.models import IdempotencyKey, Job, Persona
 from jobs.selectors import job_api_payload
 from jobs.storage import storage_delete_tree
@@ -93,18 +93,9 @@ class StaffTokenAuth(TokenAuth):
 
 
 def _refuse_oversized_upload(request: HttpRequest) -> None:
-    # Checked from the headers, before the body is read and spooled to disk.
-    limit = settings.SLIDECAST["MAX_UPLOAD_BYTES"] + 64 * 1024
-    try:
-        size = int(request.META.get("CONTENT_LENGTH") or 0)
-    except ValueError:
-        size = 0
-    if size > limit:
-        raise ApiError(
-            413, "upload_too_large",
-            f"The request is {size / 1024**2:.1f} MB; decks may be at most "
-            f"{settings.SLIDECAST['MAX_UPLOAD_BYTES'] / 1024**2:.0f} MB.",
-        )  # fmt: skip
+    too_large = oversized_upload_message(request)
+    if too_large:
+        raise ApiError(413, "upload_too_large", too_large)
 
 
 api = NinjaAPI(
@@ -505,14 +496,10 @@ def job_artifact(request, job_id: UUID, kind: Literal["video", "srt", "vtt", "de
     url_name="slide_image",
 )
 def slide_image(request, job_id: UUID, index: int):
-    job = _own_job(request, job_id)
-    slide = job.slides.filter(index=index).first()
-    if slide is None or not slide.image:
+    response = slide_image_response(request, _own_job(request, job_id), index)
+    if response is None:
         raise ApiError(404, "not_found", f"The job has no image for slide {index}.")
-    return stored_file_response(
-        request, slide.image.name, content_type="image/png",
-        download_name=f"slide-{index:03d}.png", inline=True,
-    )  # fmt: skip
+    return response
 
 
 # Personas ------------------------------------------------------------------------------

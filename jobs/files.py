@@ -53,6 +53,17 @@ def job_file_response(request: HttpRequest, job, kind: str) -> HttpResponse | No
     )  # fmt: skip
 
 
+def slide_image_response(request: HttpRequest, job, index: int) -> HttpResponse | None:
+    """Return the rendered image of the job's slide `index`, or None when there is none."""
+    slide = job.slides.filter(index=index).first()
+    if slide is None or not slide.image:
+        return None
+    return stored_file_response(
+        request, slide.image.name, content_type="image/png",
+        download_name=f"slide-{index:03d}.png", inline=True,
+    )  # fmt: skip
+
+
 _RANGE = re.compile(r"^bytes=(\d{0,18})-(\d{0,18})$")
 _CHUNK = 256 * 1024
 

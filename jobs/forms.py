@@ -54,3 +54,19 @@ class JobCreateForm(forms.Form):
                 f"The file is {deck.size / 1024**2:.1f} MB; the limit is {limit / 1024**2:.0f} MB."
             )
         return deck
+
+
+def oversized_upload_message(request) -> str | None:
+    """Return why the request is too large, judged from its headers before the body is read."""
+    limit = settings.SLIDECAST["MAX_UPLOAD_BYTES"]
+    try:
+        size = int(request.META.get("CONTENT_LENGTH") or 0)
+    except ValueError:
+        return None
+    # The deck plus room for the other form fields and multipart boundaries.
+    if size <= limit + 64 * 1024:
+        return None
+    return (
+        f"The upload is larger than the limit of {limit / 1024**2:.0f} MB "
+        f"({size / 1024**2:.1f} MB)."
+    )

@@ -13,14 +13,14 @@ from django.utils import timezone
 from procrastinate.contrib.django import app
 from procrastinate.contrib.django.models import ProcrastinateWorker
 
-logger = logging.getLogger("slidecast.worker")
+from jobs.dashboard import LATE_HEARTBEAT_SECONDS
 
-HEARTBEAT_FRESH_SECONDS = 30
+logger = logging.getLogger("slidecast.worker")
 
 
 def live_worker_count() -> int:
     """Return how many workers sent a heartbeat recently (procrastinate's workers table)."""
-    cutoff = timezone.now() - timedelta(seconds=HEARTBEAT_FRESH_SECONDS)
+    cutoff = timezone.now() - timedelta(seconds=LATE_HEARTBEAT_SECONDS)
     return ProcrastinateWorker.objects.filter(last_heartbeat__gte=cutoff).count()
 
 

@@ -186,7 +186,7 @@ def stalled_jobs_rescue() -> list[int]:
     every step checks the job's state before it starts and again before it records its
     result, so a step that did finish elsewhere is not recorded twice.
     """
-    from jobs.tasks import MAX_ATTEMPTS
+    from jobs.tasks import RETRY
 
     seconds = _oversight("STALLED_WORKER_SECONDS")
     manager = transactional_job_manager()
@@ -199,7 +199,7 @@ def stalled_jobs_rescue() -> list[int]:
     rescued = []
     for queue_job in stalled:
         try:
-            if queue_job.attempts + 1 >= MAX_ATTEMPTS:
+            if RETRY.is_last_run(queue_job):
                 _give_up(queue_job)
             else:
                 manager.retry_job_by_id(job_id=queue_job.id, retry_at=timezone.now())

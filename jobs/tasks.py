@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 
+import attr
 from django.conf import settings
 from procrastinate import JobContext, RetryStrategy
 from procrastinate.contrib.django import app
@@ -19,18 +20,28 @@ logger = logging.getLogger("slidecast.tasks")
 MAX_ATTEMPTS: int = settings.SLIDECAST["TASK_MAX_ATTEMPTS"]
 
 
-class PipelineRetryStrategy(RetryStrategy):
-    """Exponential backoff for transient failures; bad input is never retried."""
+@attr.dataclass(kw_only=True)
+class RunLimitedRetry(RetryStrategy):
+    """Exponential backoff for at most `runs` runs in all; permanent errors never retry.
+
+    procrastinate's max_attempts counts retries and reads 0 as "no limit"; counting runs
+    here makes "1" mean one run, and lets a task know when its run is the last one.
+    """
+
+    runs: int = 1
+
+    def is_last_run(self, job: QueueJob) -> bool:
+        return job.attempts + 1 >= self.runs  # job.attempts counts the runs before this one
 
     def get_retry_decision(self, *, exception: BaseException, job: QueueJob):
-        # job.attempts counts the runs before this one. (procrastinate reads a max_attempts
-        # of 0 as "no limit", so the limit on runs is applied here instead.)
-        if getattr(exception, "permanent", False) or job.attempts + 1 >= MAX_ATTEMPTS:
+        if getattr(exception, "permanent", False) or self.is_last_run(job):
             return None
         return super().get_retry_decision(exception=exception, job=job)
 
 
-RETRY = PipelineRetryStrategy(exponential_wait=settings.SLIDECAST["TASK_RETRY_BASE_SECONDS"])
+RETRY = RunLimitedRetry(
+    runs=MAX_ATTEMPTS, exponential_wait=settings.SLIDECAST["TASK_RETRY_BASE_SECONDS"]
+)
 
 
 def _run_step(
@@ -41,7 +52,7 @@ def _run_step(
     step: Callable[[], None],
     slide_id: int | None = None,
 ) -> None:
-    final_attempt = context.job.attempts + 1 >= MAX_ATTEMPTS
+    final_attempt = RETRY.is_last_run(context.job)
     try:
         step()
     except PipelineError as exc:
@@ -128,27 +139,16 @@ def check_alerts(timestamp: int) -> None:
 
 
 # Webhooks.
-WEBHOOK_ATTEMPTS: int = settings.WEBHOOKS["MAX_ATTEMPTS"]
-
-
-class WebhookRetryStrategy(RetryStrategy):
-    def get_retry_decision(self, *, exception: BaseException, job: QueueJob):
-        if job.attempts + 1 >= WEBHOOK_ATTEMPTS:
-            return None
-        return super().get_retry_decision(exception=exception, job=job)
-
-
-@app.task(
-    name="slidecast.deliver_webhook",
-    queue="cpu",
-    pass_context=True,
-    retry=WebhookRetryStrategy(
-        exponential_wait=settings.WEBHOOKS["RETRY_BASE_SECONDS"],
-        retry_exceptions={webhooks.WebhookDeliveryFailed},
-    ),
+WEBHOOK_RETRY = RunLimitedRetry(
+    runs=settings.WEBHOOKS["MAX_ATTEMPTS"],
+    exponential_wait=settings.WEBHOOKS["RETRY_BASE_SECONDS"],
+    retry_exceptions={webhooks.WebhookDeliveryFailed},
 )
+
+
+@app.task(name="slidecast.deliver_webhook", queue="cpu", pass_context=True, retry=WEBHOOK_RETRY)
 def deliver_webhook(context: JobContext, *, delivery_id: int) -> None:
-    webhooks.deliver(delivery_id, final_attempt=context.job.attempts + 1 >= WEBHOOK_ATTEMPTS)
+    webhooks.deliver(delivery_id, final_attempt=WEBHOOK_RETRY.is_last_run(context.job))
 
 
 @app.task(name="slidecast.process_inbound_event", queue="cpu", retry=RETRY)

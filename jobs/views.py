@@ -1,6 +1,5 @@
 from __future__ import annotations
 
-from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import ValidationError
@@ -9,22 +8,16 @@ from django.shortcuts import redirect, render
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from jobs import selectors, services
-from jobs.files import JOB_FILES, job_file_response, stored_file_response
-from jobs.forms import JobCreateForm
+from jobs.files import JOB_FILES, job_file_response, slide_image_response
+from jobs.forms import JobCreateForm, oversized_upload_message
 
 
 @login_required
 @require_http_methods(["GET", "POST"])
 def job_list(request: HttpRequest) -> HttpResponse:
-    if request.method == "POST" and _declared_size(request) > _request_limit():
-        # Refused from the headers, before the body is read and spooled to disk.
-        limit_mb = settings.SLIDECAST["MAX_UPLOAD_BYTES"] / 1024**2
-        return _job_list_page(
-            request,
-            JobCreateForm(),
-            status=413,
-            upload_error=f"The upload is larger than the limit of {limit_mb:.0f} MB.",
-        )
+    too_large = oversized_upload_message(request) if request.method == "POST" else None
+    if too_large:
+        return _job_list_page(request, JobCreateForm(), status=413, upload_error=too_large)
     form = JobCreateForm(request.POST or None, request.FILES or None)
     if request.method == "POST" and form.is_valid():
         data = form.cleaned_data
@@ -52,18 +45,6 @@ def _job_list_page(
     jobs = selectors.job_list_for(user=request.user)[:100]
     context = {"form": form, "jobs": jobs, "upload_error": upload_error}
     return render(request, "jobs/job_list.html", context, status=status)
-
-
-def _declared_size(request: HttpRequest) -> int:
-    try:
-        return int(request.META.get("CONTENT_LENGTH") or 0)
-    except ValueError:
-        return 0
-
-
-def _request_limit() -> int:
-    # The deck plus room for the other form fields and multipart boundaries.
-    return settings.SLIDECAST["MAX_UPLOAD_BYTES"] + 64 * 1024
 
 
 @login_required
@@ -110,13 +91,7 @@ def job_file(request: HttpRequest, job_id, kind: str) -> HttpResponse:
 @require_GET
 def slide_image(request: HttpRequest, job_id, index: int) -> HttpResponse:
     job = selectors.job_get_for(user=request.user, job_id=job_id)
-    slide = job.slides.filter(index=index).first()
-    if slide is None or not slide.image:
+    response = slide_image_response(request, job, index)
+    if response is None:
         raise Http404("No such slide.")
-    return stored_file_response(
-        request,
-        slide.image.name,
-        content_type="image/png",
-        download_name=f"slide-{index:03d}.png",
-        inline=True,
-    )
+    return response

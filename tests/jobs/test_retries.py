@@ -9,7 +9,7 @@ from procrastinate.contrib.django.models import ProcrastinateJob
 
 from jobs import operations, services
 from jobs.models import DeadLetter, Job
-from jobs.tasks import MAX_ATTEMPTS, RETRY
+from jobs.tasks import MAX_ATTEMPTS, RETRY, RunLimitedRetry
 from media_pipeline.errors import DeckRenderError, InvalidDeckError
 
 
@@ -36,9 +36,9 @@ def test_transient_errors_back_off_exponentially_until_the_last_attempt():
     assert delays == pytest.approx(expected, abs=1)
 
 
-def test_a_single_allowed_run_means_no_retry(monkeypatch):
-    monkeypatch.setattr("jobs.tasks.MAX_ATTEMPTS", 1)
-    assert RETRY.get_retry_decision(exception=DeckRenderError("slow"), job=queue_job(0)) is None
+def test_a_single_allowed_run_means_no_retry():
+    one_run = RunLimitedRetry(runs=1, exponential_wait=2)
+    assert one_run.get_retry_decision(exception=DeckRenderError("slow"), job=queue_job(0)) is None
 
 
 def test_slide_count_mismatch_is_not_retried():
