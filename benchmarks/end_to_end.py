@@ -67,7 +67,7 @@ def _reference_deck(folder: Path) -> Path:
 
 def _direct_pipeline(deck: Path, folder: Path) -> float:
     """Return seconds for the same steps run one after another in this process."""
-    from media_pipeline.captions import to_srt, to_webvtt
+    from media_pipeline.captions import place_cues, to_srt, to_webvtt
     from media_pipeline.deck import DeckLimits, read_speaker_notes, validate_deck
     from media_pipeline.render import RenderOptions, render_slides
     from media_pipeline.tts import EngineRegistry, NarrationOptions, narrate
@@ -89,9 +89,7 @@ def _direct_pipeline(deck: Path, folder: Path) -> float:
         folder / "direct-work",
         VideoOptions(),
     )
-    cues = [
-        c.shifted(s) for n, s in zip(narrations, video.slide_starts, strict=True) for c in n.cues
-    ]
+    cues = place_cues((n.cues for n in narrations), video.slide_starts)
     (folder / "direct.srt").write_text(to_srt(cues))
     (folder / "direct.vtt").write_text(to_webvtt(cues))
     return time.perf_counter() - start

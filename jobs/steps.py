@@ -19,7 +19,7 @@ from jobs.pipeline_config import (
     work_root,
 )
 from jobs.storage import storage_fetch, storage_put
-from media_pipeline.captions import Cue, to_srt, to_webvtt
+from media_pipeline.captions import Cue, place_cues, to_srt, to_webvtt
 from media_pipeline.deck import read_speaker_notes, validate_deck
 from media_pipeline.errors import SlideCountMismatchError
 from media_pipeline.render import render_slides
@@ -108,11 +108,9 @@ def assemble_job_video(*, job_id: str) -> None:
             for slide in slides
         ]
         video = assemble_video(clips, work / "video.mp4", work / "encode", video_options(job))
-        cues = [
-            Cue.from_dict(cue).shifted(start)
-            for slide, start in zip(slides, video.slide_starts, strict=True)
-            for cue in slide.cues
-        ]
+        cues = place_cues(
+            ([Cue.from_dict(cue) for cue in slide.cues] for slide in slides), video.slide_starts
+        )
         (work / "captions.srt").write_text(to_srt(cues), encoding="utf-8")
         (work / "captions.vtt").write_text(to_webvtt(cues), encoding="utf-8")
         names = {

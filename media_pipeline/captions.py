@@ -56,6 +56,15 @@ def sentence_cues(text: str, start: float, end: float) -> list[Cue]:
     return cues
 
 
+def place_cues(slide_cues: Iterable[Iterable[Cue]], slide_starts: Iterable[float]) -> list[Cue]:
+    """Return every slide's cues moved from slide time to video time."""
+    return [
+        cue.shifted(start)
+        for cues, start in zip(slide_cues, slide_starts, strict=True)
+        for cue in cues
+    ]
+
+
 def to_srt(cues: Iterable[Cue]) -> str:
     blocks = []
     for number, cue in enumerate(cues, start=1):

@@ -71,6 +71,19 @@ def deck_path(tmp_path: Path) -> Callable[..., Path]:
     return build
 
 
+def submit_deck(deck: Path, user, persona, **options) -> Job:
+    """Create a job from a deck file the way every entry point does (jobs.services)."""
+    from django.core.files import File
+
+    from jobs import services
+
+    with deck.open("rb") as handle:
+        return services.job_create(
+            owner=user, deck=File(handle, name=deck.name), title=deck.name, persona=persona,
+            **options,
+        )  # fmt: skip
+
+
 def clear_queue() -> None:
     """Empty procrastinate's tables, which Django's flush between tests leaves alone."""
     with connection.cursor() as cursor:

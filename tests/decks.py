@@ -62,6 +62,14 @@ def make_corrupt_zip(source: Path, path: Path) -> Path:
     return path
 
 
+def long_notes(sentences: int) -> str:
+    """Speaker notes long enough to keep a voice busy for a couple of seconds of compute."""
+    return " ".join(
+        f"This is sentence number {number} of a long narration that keeps the voice busy."
+        for number in range(1, sentences + 1)
+    )
+
+
 SAMPLE_SLIDES: list[tuple[str, str]] = [
     (
         "Welcome to Slidecast",

@@ -6,22 +6,13 @@ import json
 from pathlib import Path
 
 import pytest
-from django.core.files import File
 from procrastinate.contrib.django.models import ProcrastinateJob
 
-from jobs import services
 from jobs.models import Job
-from tests.conftest import wait_for_jobs
+from tests.conftest import submit_deck, wait_for_jobs
 from tests.decks import make_corrupt_zip, make_deck, make_zip_bomb
 
 pytestmark = [pytest.mark.slow, pytest.mark.django_db(transaction=True)]
-
-
-def submit(path: Path, user, persona) -> Job:
-    with path.open("rb") as handle:
-        return services.job_create(
-            owner=user, deck=File(handle, name=path.name), title=path.name, persona=persona
-        )
 
 
 def test_each_bad_upload_fails_with_its_reason_and_the_worker_keeps_serving(
@@ -43,8 +34,8 @@ def test_each_bad_upload_fails_with_its_reason_and_the_worker_keeps_serving(
     with bad["huge"][0].open("wb") as huge:
         huge.truncate(101 * 1024 * 1024)
 
-    bad_jobs = {name: submit(path, user, persona) for name, (path, _) in bad.items()}
-    good_job = submit(good, user, persona)
+    bad_jobs = {name: submit_deck(path, user, persona) for name, (path, _) in bad.items()}
+    good_job = submit_deck(good, user, persona)
     finished = wait_for_jobs([*[j.id for j in bad_jobs.values()], good_job.id], timeout=180)
 
     by_id = {job.id: job for job in finished}

@@ -5,31 +5,19 @@ from __future__ import annotations
 import os
 import signal
 import time
-from pathlib import Path
 
 import pytest
-from django.core.files import File
 from django.urls import reverse
 from procrastinate.contrib.django.models import ProcrastinateJob
 
 from jobs import operations, services
 from jobs.models import DeadLetter, Job, Slide
-from tests.conftest import wait_for_jobs
+from tests.conftest import submit_deck, wait_for_jobs
+from tests.decks import long_notes
+
+LONG_NOTES = long_notes(9)
 
 pytestmark = [pytest.mark.slow, pytest.mark.django_db(transaction=True)]
-
-LONG_NOTES = " ".join(
-    f"This is sentence number {word} of a long narration that keeps the voice busy for a while."
-    for word in ("one", "two", "three", "four", "five", "six", "seven", "eight")
-)
-
-
-def submit(deck: Path, user, persona, **options) -> Job:
-    with deck.open("rb") as handle:
-        return services.job_create(
-            owner=user, deck=File(handle, name=deck.name), title=deck.name, persona=persona,
-            **options,
-        )  # fmt: skip
 
 
 def test_job_of_a_worker_killed_mid_slide_is_rescued_and_completed_once(
@@ -37,7 +25,7 @@ def test_job_of_a_worker_killed_mid_slide_is_rescued_and_completed_once(
 ):
     settings.OVERSIGHT = {**settings.OVERSIGHT, "STALLED_WORKER_SECONDS": 5}
     deck = deck_path([(f"Slide {n}", LONG_NOTES) for n in range(1, 4)])
-    job = submit(deck, user, persona)
+    job = submit_deck(deck, user, persona)
 
     deadline = time.monotonic() + 120
     while not Slide.objects.filter(job=job, status=Slide.Status.NARRATING).exists():
@@ -70,7 +58,7 @@ def test_failed_job_retried_from_the_admin_continues_from_narration(
 ):
     persona.voice = "en_US-nobody-medium"  # not installed: narration fails, slides are kept
     persona.save()
-    job = submit(deck_path([("One", "Hello there."), ("Two", "Goodbye now.")]), user, persona)
+    job = submit_deck(deck_path([("One", "Hello there."), ("Two", "Goodbye now.")]), user, persona)
     [job] = run_worker([job.id], timeout=120)
     assert job.status == Job.Status.FAILED and job.error_code == "model_not_found"
     assert "SLIDECAST_PIPER_VOICE_DIR" in job.error
@@ -98,9 +86,9 @@ def test_failed_job_retried_from_the_admin_continues_from_narration(
 def test_higher_priority_jobs_run_first(user, persona, deck_path, run_worker):
     operations.queue_pause(queue_name="cpu")
     deck = deck_path([("One", "Hi.")])
-    background = submit(deck, user, persona, priority=Job.Priority.BACKGROUND)
-    normal = submit(deck, user, persona)
-    high = submit(deck, user, persona, priority=Job.Priority.HIGH)
+    background = submit_deck(deck, user, persona, priority=Job.Priority.BACKGROUND)
+    normal = submit_deck(deck, user, persona)
+    high = submit_deck(deck, user, persona, priority=Job.Priority.HIGH)
     operations.queue_resume(queue_name="cpu")
     from jobs.inprocess_worker import in_process_worker
 
@@ -116,7 +104,7 @@ def test_paused_queue_keeps_jobs_waiting_across_worker_restarts(
     from jobs.inprocess_worker import in_process_worker
 
     operations.queue_pause(queue_name="cpu", by="test")
-    job = submit(deck_path([("One", "Paused.")]), user, persona)
+    job = submit_deck(deck_path([("One", "Paused.")]), user, persona)
     for _ in range(2):  # two worker lifetimes
         with in_process_worker(queues=["cpu"], concurrency=1):
             time.sleep(2)
@@ -128,7 +116,7 @@ def test_paused_queue_keeps_jobs_waiting_across_worker_restarts(
 
 
 def test_rerender_makes_the_video_again_from_the_deck(user, persona, deck_path, run_worker):
-    job = submit(deck_path([("One", "First take.")]), user, persona)
+    job = submit_deck(deck_path([("One", "First take.")]), user, persona)
     [job] = run_worker([job.id], timeout=120)
     first_video = job.video.name
     services.job_rerender(job=job)

@@ -2,15 +2,15 @@ from __future__ import annotations
 
 import pytest
 from django.conf import settings
-from django.core.files import File
 from django.utils import timezone
 from procrastinate import jobs as queue_jobs
 from procrastinate.contrib.django.models import ProcrastinateJob
 
-from jobs import operations, services
+from jobs import operations
 from jobs.models import DeadLetter, Job
 from jobs.tasks import MAX_ATTEMPTS, RETRY, RunLimitedRetry
 from media_pipeline.errors import DeckRenderError, InvalidDeckError
+from tests.conftest import submit_deck
 
 
 def queue_job(attempts: int) -> queue_jobs.Job:
@@ -54,10 +54,7 @@ def test_a_step_that_keeps_timing_out_is_retried_then_fails_with_the_reason(
     user, persona, deck_path, settings, run_worker
 ):
     settings.SLIDECAST = {**settings.SLIDECAST, "RENDER_TIMEOUT_SECONDS": 0.05}
-    with deck_path([("One", "Hello.")]).open("rb") as handle:
-        job = services.job_create(
-            owner=user, deck=File(handle, name="d.pptx"), title="d.pptx", persona=persona
-        )
+    job = submit_deck(deck_path([("One", "Hello.")]), user, persona)
     [job] = run_worker([job.id], timeout=60)
     assert job.status == Job.Status.FAILED
     assert job.error_code == "render_failed"

@@ -8,6 +8,7 @@ from procrastinate.contrib.django.models import ProcrastinateJob
 
 from jobs import services
 from jobs.models import Job
+from tests.conftest import submit_deck
 
 pytestmark = pytest.mark.django_db
 
@@ -70,12 +71,7 @@ def test_upload_queues_decomposition_on_the_cpu_queue(client, user, persona, dec
 
 @pytest.mark.django_db(transaction=True)
 def test_cancel_drops_queued_steps(client, user, persona, deck_path):
-    with deck_path([("One", "Hello.")]).open("rb") as handle:
-        from django.core.files import File
-
-        job = services.job_create(
-            owner=user, deck=File(handle, name="d.pptx"), title="d.pptx", persona=persona
-        )
+    job = submit_deck(deck_path([("One", "Hello.")]), user, persona)
     client.force_login(user)
     response = client.post(reverse("jobs:cancel", args=[job.id]), follow=True)
     assert "The job was cancelled." in response.content.decode()

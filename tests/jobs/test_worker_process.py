@@ -7,27 +7,17 @@ import time
 import wave
 
 import pytest
-from django.core.files import File
 from django.core.files.storage import default_storage
 from procrastinate.contrib.django.models import ProcrastinateJob
 
-from jobs import services
 from jobs.models import Job, Slide
+from tests.conftest import submit_deck
+from tests.decks import long_notes
 from tests.jobs.queue_helpers import defer, status_of
 
+LONG_NOTES = long_notes(9)
+
 pytestmark = [pytest.mark.slow, pytest.mark.django_db(transaction=True)]
-
-LONG_NOTES = " ".join(
-    f"This is sentence number {word} of a long narration that keeps the voice busy."
-    for word in ("one", "two", "three", "four", "five", "six", "seven", "eight", "nine")
-)
-
-
-def submit(deck, user, persona) -> Job:
-    with deck.open("rb") as handle:
-        return services.job_create(
-            owner=user, deck=File(handle, name=deck.name), title=deck.name, persona=persona
-        )
 
 
 def wait_until(condition, *, timeout: float, what: str) -> None:
@@ -40,7 +30,7 @@ def wait_until(condition, *, timeout: float, what: str) -> None:
 def test_sigterm_mid_slide_finishes_the_slide_and_the_job_completes_after_restart(
     user, persona, deck_path, start_worker_process, run_worker
 ):
-    job = submit(deck_path([(f"Slide {n}", LONG_NOTES) for n in range(1, 5)]), user, persona)
+    job = submit_deck(deck_path([(f"Slide {n}", LONG_NOTES) for n in range(1, 5)]), user, persona)
     worker = start_worker_process()
     wait_until(
         lambda: Slide.objects.filter(job=job, status=Slide.Status.NARRATING).exists(),
@@ -82,7 +72,9 @@ def test_worker_recycles_itself_after_its_task_quota(start_worker_process):
 def test_task_over_its_time_limit_stops_the_worker_and_is_handed_back(
     user, persona, deck_path, start_worker_process
 ):
-    job = submit(deck_path([("One", f"{LONG_NOTES} {LONG_NOTES} {LONG_NOTES}")]), user, persona)
+    job = submit_deck(
+        deck_path([("One", f"{LONG_NOTES} {LONG_NOTES} {LONG_NOTES}")]), user, persona
+    )
     worker = start_worker_process(
         SLIDECAST_TASK_TIME_LIMIT_SECONDS="1",
         SLIDECAST_WORKER_SHUTDOWN_GRACE_SECONDS="0.5",
