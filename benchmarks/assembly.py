@@ -19,13 +19,9 @@ import tempfile
 import time
 from pathlib import Path
 
-import psutil
-
+from benchmarks.measure import PeakTreeMemory, rendered_and_narrated
 from benchmarks.reference_deck import write_reference_deck
-from media_pipeline.deck import read_speaker_notes
-from media_pipeline.render import RenderOptions, render_slides
 from media_pipeline.tools import find_ffmpeg
-from media_pipeline.tts import EngineRegistry, NarrationOptions, narrate
 from media_pipeline.video import SlideClip, VideoOptions, assemble_video
 
 WIDTH, HEIGHT = 1920, 1080
@@ -33,20 +29,7 @@ WIDTH, HEIGHT = 1920, 1080
 
 def prepare_inputs(work: Path, fps: int) -> list[SlideClip]:
     deck = write_reference_deck(work / "reference.pptx")
-    notes = read_speaker_notes(deck)
-    images = render_slides(deck, work / "slides", RenderOptions(profile_root=work / "lo"))
-    engine = EngineRegistry().get("piper")
-    clips = []
-    for index, (slide, image) in enumerate(zip(notes, images, strict=True), 1):
-        narration = narrate(
-            slide.notes,
-            engine=engine,
-            voice="en_US-joe-medium",
-            options=NarrationOptions(fps=fps),
-            out_wav=work / f"narration-{index:02d}.wav",
-        )
-        clips.append(SlideClip(image, narration.wav_path))
-    return clips
+    return [SlideClip(image, n.wav_path) for image, n in rendered_and_narrated(deck, work, fps)]
 
 
 def run_moviepy(clips: list[SlideClip], out: Path, fps: int, preset: str) -> None:
@@ -84,20 +67,13 @@ def timed_in_child(label: str, fps: int, inputs: Path, out: Path) -> tuple[float
             str(out),
         ],
     )
-    peak = 0
-    process = psutil.Process(child.pid)
     start = time.perf_counter()
-    while child.poll() is None:
-        try:
-            tree = [process, *process.children(recursive=True)]
-            peak = max(peak, sum(p.memory_info().rss for p in tree if p.is_running()))
-        except psutil.Error:
-            pass
-        time.sleep(0.05)
+    with PeakTreeMemory(child.pid) as memory:
+        child.wait()
     elapsed = time.perf_counter() - start
     if child.returncode != 0:
         raise SystemExit(f"{label} failed")
-    return elapsed, peak / 1024**2
+    return elapsed, memory.megabytes
 
 
 def duration_of(path: Path) -> float:

@@ -17,13 +17,11 @@ import statistics
 import subprocess
 import sys
 import tempfile
-import threading
 import time
 from pathlib import Path
 
-import psutil
-
 from benchmarks.django_setup import django_ready
+from benchmarks.measure import PeakTreeMemory, rendered_and_narrated
 
 REPO = Path(__file__).resolve().parent.parent
 TARGET_SECONDS = 15.0
@@ -68,23 +66,15 @@ def _reference_deck(folder: Path) -> Path:
 def _direct_pipeline(deck: Path, folder: Path) -> float:
     """Return seconds for the same steps run one after another in this process."""
     from media_pipeline.captions import place_cues, to_srt, to_webvtt
-    from media_pipeline.deck import DeckLimits, read_speaker_notes, validate_deck
-    from media_pipeline.render import RenderOptions, render_slides
-    from media_pipeline.tts import EngineRegistry, NarrationOptions, narrate
+    from media_pipeline.deck import DeckLimits, validate_deck
     from media_pipeline.video import SlideClip, VideoOptions, assemble_video
 
     start = time.perf_counter()
     validate_deck(deck, DeckLimits())
-    notes = read_speaker_notes(deck)
-    images = render_slides(deck, folder / "direct", RenderOptions(profile_root=folder / "lo"))
-    engine = EngineRegistry().get("piper")
-    narrations = [
-        narrate(n.notes, engine=engine, voice="en_US-joe-medium", options=NarrationOptions(),
-                out_wav=folder / "direct" / f"{i}.wav")
-        for i, n in enumerate(notes)
-    ]  # fmt: skip
+    slides = rendered_and_narrated(deck, folder / "direct")
+    narrations = [narration for _, narration in slides]
     video = assemble_video(
-        [SlideClip(image, n.wav_path) for image, n in zip(images, narrations, strict=True)],
+        [SlideClip(image, narration.wav_path) for image, narration in slides],
         folder / "direct.mp4",
         folder / "direct-work",
         VideoOptions(),
@@ -96,6 +86,23 @@ def _direct_pipeline(deck: Path, folder: Path) -> float:
 
 
 def _through_queue(deck: Path, runs: int) -> tuple[float, list[float], float, float]:
+    """Return the first job's seconds, the others', the video's length and peak worker MB."""
+    worker = subprocess.Popen(
+        [sys.executable, "manage.py", "procrastinate", "worker", "--queues=cpu"],
+        cwd=REPO,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        with PeakTreeMemory(worker.pid) as memory:
+            first, others, video_seconds = _timed_jobs(worker, deck, runs)
+        return first, others, video_seconds, memory.megabytes
+    finally:
+        worker.terminate()
+        worker.wait(timeout=60)
+
+
+def _timed_jobs(worker: subprocess.Popen, deck: Path, runs: int):
     from django.contrib.auth import get_user_model
     from django.core.files import File
 
@@ -105,54 +112,27 @@ def _through_queue(deck: Path, runs: int) -> tuple[float, list[float], float, fl
 
     user, _ = get_user_model().objects.get_or_create(username="benchmark")
     persona = Persona.objects.filter(status="active").order_by("id").first()
-    worker = subprocess.Popen(
-        [sys.executable, "manage.py", "procrastinate", "worker", "--queues=cpu"],
-        cwd=REPO,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    peak = [0]
-    stop = threading.Event()
-
-    def sample() -> None:
-        process = psutil.Process(worker.pid)
-        while not stop.is_set():
-            try:
-                tree = [process, *process.children(recursive=True)]
-                peak[0] = max(peak[0], sum(p.memory_info().rss for p in tree))
-            except psutil.Error:
-                pass
-            time.sleep(0.05)
-
-    sampler = threading.Thread(target=sample, daemon=True)
-    sampler.start()
-    try:
-        deadline = time.monotonic() + 60
-        while live_worker_count() == 0:
-            if time.monotonic() > deadline or worker.poll() is not None:
-                raise SystemExit("the worker did not start")
-            time.sleep(0.2)
-        times: list[float] = []
-        video_seconds = 0.0
-        for _ in range(runs + 1):
-            start = time.perf_counter()
-            with deck.open("rb") as handle:
-                job = services.job_create(
-                    owner=user, deck=File(handle, name=deck.name), title=deck.name,
-                    persona=persona,
-                )  # fmt: skip
-            while not Job.objects.filter(id=job.id, status__in=Job.FINISHED).exists():
-                time.sleep(0.02)
-            times.append(time.perf_counter() - start)
-            job.refresh_from_db()
-            if job.status != Job.Status.COMPLETED:
-                raise SystemExit(f"job failed: {job.error}")
-            video_seconds = job.duration_seconds
-    finally:
-        stop.set()
-        worker.terminate()
-        worker.wait(timeout=60)
-    return times[0], times[1:], video_seconds, peak[0] / 1024**2
+    deadline = time.monotonic() + 60
+    while live_worker_count() == 0:
+        if time.monotonic() > deadline or worker.poll() is not None:
+            raise SystemExit("the worker did not start")
+        time.sleep(0.2)
+    times: list[float] = []
+    video_seconds = 0.0
+    for _ in range(runs + 1):
+        start = time.perf_counter()
+        with deck.open("rb") as handle:  # what the upload form and the API call
+            job = services.job_create(
+                owner=user, deck=File(handle, name=deck.name), title=deck.name, persona=persona
+            )
+        while not Job.objects.filter(id=job.id, status__in=Job.FINISHED).exists():
+            time.sleep(0.02)
+        times.append(time.perf_counter() - start)
+        job.refresh_from_db()
+        if job.status != Job.Status.COMPLETED:
+            raise SystemExit(f"job failed: {job.error}")
+        video_seconds = job.duration_seconds
+    return times[0], times[1:], video_seconds
 
 
 if __name__ == "__main__":

@@ -1,0 +1,64 @@
+"""What the benchmarks share: the reference inputs and a memory sampler."""
+
+from __future__ import annotations
+
+import threading
+import time
+from pathlib import Path
+
+import psutil
+
+from media_pipeline.deck import read_speaker_notes
+from media_pipeline.render import RenderOptions, render_slides
+from media_pipeline.tts import EngineRegistry, Narration, NarrationOptions, narrate
+
+
+def rendered_and_narrated(deck: Path, work: Path, fps: int = 25) -> list[tuple[Path, Narration]]:
+    """Return each slide's image and narration, made with the pipeline's own steps."""
+    notes = read_speaker_notes(deck)
+    images = render_slides(deck, work / "slides", RenderOptions(profile_root=work / "lo"))
+    engine = EngineRegistry().get("piper")
+    return [
+        (
+            image,
+            narrate(
+                slide.notes,
+                engine=engine,
+                voice="en_US-joe-medium",
+                options=NarrationOptions(fps=fps),
+                out_wav=work / f"narration-{index:02d}.wav",
+            ),
+        )  # fmt: skip
+        for index, (slide, image) in enumerate(zip(notes, images, strict=True), 1)
+    ]
+
+
+class PeakTreeMemory:
+    """Samples a process and its children every 50 ms; `megabytes` is the highest total RSS."""
+
+    def __init__(self, pid: int) -> None:
+        self._process = psutil.Process(pid)
+        self._peak = 0
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._sample, daemon=True)
+
+    def __enter__(self) -> PeakTreeMemory:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc_info) -> None:
+        self._stop.set()
+        self._thread.join()
+
+    @property
+    def megabytes(self) -> float:
+        return self._peak / 1024**2
+
+    def _sample(self) -> None:
+        while not self._stop.is_set():
+            try:
+                tree = [self._process, *self._process.children(recursive=True)]
+                self._peak = max(self._peak, sum(p.memory_info().rss for p in tree))
+            except psutil.Error:
+                pass
+            time.sleep(0.05)
