@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from django.core.files.storage import FileSystemStorage, default_storage
+from django.core.files.storage import FileSystemStorage, default_storage, storages
 from django.http import (
     FileResponse,
     HttpRequest,
@@ -13,7 +13,6 @@ from django.http import (
     HttpResponseRedirect,
     StreamingHttpResponse,
 )
-from django.utils.functional import empty
 from django.utils.http import content_disposition_header
 from django.utils.text import slugify
 
@@ -76,7 +75,7 @@ def stored_file_response(
     Files in object storage are not streamed through the app: the owner is redirected to a
     short-lived signed URL (SLIDECAST_S3_URL_EXPIRY_SECONDS), which serves ranges itself.
     """
-    if not _is_local(default_storage):
+    if not isinstance(storages["default"], FileSystemStorage):
         return _signed_redirect(
             name, content_type=content_type, download_name=download_name, inline=inline
         )
@@ -113,12 +112,6 @@ def stored_file_response(
         as_attachment=not inline, filename=download_name
     )
     return response
-
-
-def _is_local(storage) -> bool:
-    if getattr(storage, "_wrapped", None) is empty:  # default_storage is created lazily
-        storage._setup()
-    return isinstance(getattr(storage, "_wrapped", storage), FileSystemStorage)
 
 
 def _signed_redirect(name: str, *, content_type: str, download_name: str, inline: bool):
