@@ -7,6 +7,7 @@ import os
 import shutil
 import socket
 import subprocess
+import sys
 import threading
 from datetime import timedelta
 
@@ -42,7 +43,10 @@ class WorkerRegistryHandler(logging.Handler):
 def _register(worker_id: int, queues: list[str]) -> None:
     try:
         worker_host_record(worker_id=worker_id, queues=queues)
-        start_resource_sampler()
+        # Only a `manage.py procrastinate worker` process samples its host; a worker run
+        # inside another program (the narrate command, the tests) leaves that to the hosts.
+        if sys.argv[1:3] == ["procrastinate", "worker"]:
+            start_resource_sampler()
     except Exception:
         logger.exception("could not record worker %s", worker_id)
     finally:
