@@ -78,7 +78,8 @@ class JobAdmin(admin.ModelAdmin):
     date_hierarchy = "created_at"
     list_select_related = ("owner", "persona")
     readonly_fields = (
-        "id", "status", "progress", "error", "error_code", "slide_count", "duration_seconds",
+        "id", "status", "progress", "error", "error_code", "warnings", "slide_count",
+        "duration_seconds",
         "video", "captions_srt", "captions_vtt", "created_at", "started_at", "finished_at",
         "files_deleted_at",
     )  # fmt: skip

@@ -14,10 +14,12 @@ from datetime import UTC, datetime
 from typing import Annotated, Literal
 from uuid import UUID
 
+from django.core.exceptions import RequestDataTooBig, SuspiciousOperation
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db import IntegrityError, transaction
 from django.db.models import ProtectedError, Q
 from django.http import Http404, HttpRequest
+from django.http.multipartparser import MultiPartParserError
 from ninja import Field, File, Form, NinjaAPI, Query, Router, Schema, Status
 from ninja.errors import AuthenticationError, HttpError
 from ninja.errors import ValidationError as NinjaValidationError
@@ -168,6 +170,26 @@ def _http_error(request, exc: HttpError):
     return _error(request, exc.status_code, "http_error", str(exc))
 
 
+@api.exception_handler(MultiPartParserError)
+def _malformed_body(request, exc):
+    return _error(
+        request, 400, "malformed_request",
+        "The request body is not valid multipart/form-data (a missing or broken boundary, "
+        "or a truncated part). Send the deck as a multipart form field named 'deck'.",
+    )  # fmt: skip
+
+
+@api.exception_handler(RequestDataTooBig)
+def _body_too_big(request, exc):
+    return _error(request, 413, "upload_too_large", "The request's form fields are too large.")
+
+
+@api.exception_handler(SuspiciousOperation)
+def _suspicious_request(request, exc):
+    # Too many fields or files, or a malformed header: Django refuses these on purpose.
+    return _error(request, 400, "malformed_request", "The request is malformed or too complex.")
+
+
 # Schemas -------------------------------------------------------------------------------
 
 
@@ -224,6 +246,10 @@ class JobOut(Schema):
     empty_slide_seconds: float
     callback_url: str | None
     error: JobError | None
+    warnings: list[str] = Field(
+        default_factory=list,
+        description="What was left out on the way to the video: dropped links, silent slides.",
+    )
     slide_count: int | None
     duration_seconds: float | None
     created_at: datetime

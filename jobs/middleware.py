@@ -7,6 +7,7 @@ import traceback
 from typing import Any
 
 from procrastinate import App, JobContext
+from procrastinate.exceptions import JobAborted
 from procrastinate.middleware import SyncCallNext
 from procrastinate.worker import Worker
 
@@ -71,6 +72,8 @@ def _note_worker(worker: Worker) -> None:
 
 
 def _is_final_failure(exc: BaseException, context: JobContext, worker: Worker) -> bool:
+    if isinstance(exc, JobAborted):
+        return False  # a cancel, not a failure
     task = worker.app.tasks.get(context.job.task_name)
     strategy = task.retry_strategy if task else None
     if strategy is None:

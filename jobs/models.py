@@ -95,6 +95,14 @@ class Job(models.Model):
     progress = models.PositiveSmallIntegerField(default=0)
     error = models.TextField(blank=True)
     error_code = models.CharField(max_length=50, blank=True)
+    warnings = models.JSONField(
+        default=list,
+        blank=True,
+        help_text="What the job left out or changed on its way to a video (shown to its owner).",
+    )
+    # The queue job that won the right to encode the video: a retry of that same queue job
+    # may encode again, any other assemble task finds it taken.
+    assembly_claim = models.BigIntegerField(null=True, blank=True, editable=False)
     slide_count = models.PositiveIntegerField(null=True, blank=True)
     duration_seconds = models.FloatField(null=True, blank=True)
     video = models.FileField(max_length=255, blank=True)

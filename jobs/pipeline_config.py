@@ -11,6 +11,7 @@ from django.conf import settings
 from jobs.models import Job
 from media_pipeline.deck import DeckLimits
 from media_pipeline.render import RenderOptions
+from media_pipeline.sandbox import SandboxOptions
 from media_pipeline.tts import EngineRegistry, NarrationOptions
 from media_pipeline.video import VideoOptions
 
@@ -24,6 +25,11 @@ def deck_limits() -> DeckLimits:
         max_file_bytes=_config("MAX_UPLOAD_BYTES"),
         max_uncompressed_bytes=_config("MAX_UNCOMPRESSED_BYTES"),
         max_slides=_config("MAX_SLIDES"),
+        max_entries=_config("MAX_ZIP_ENTRIES"),
+        max_notes_chars_per_slide=_config("MAX_NOTES_CHARS_PER_SLIDE"),
+        max_notes_chars_per_deck=_config("MAX_NOTES_CHARS_PER_DECK"),
+        max_word_chars=_config("MAX_NOTES_WORD_CHARS"),
+        max_image_pixels=_config("MAX_IMAGE_MEGAPIXELS") * 1_000_000,
     )
 
 
@@ -36,6 +42,12 @@ def render_options(job: Job) -> RenderOptions:
         soffice_binary=_config("SOFFICE_BINARY"),
         pdftoppm_binary=_config("PDFTOPPM_BINARY"),
         profile_root=Path(work_root()) / "libreoffice-profiles",
+        sandbox=SandboxOptions(
+            mode=_config("RENDER_SANDBOX"),
+            memory_bytes=_config("RENDER_MEMORY_BYTES"),
+            # No single file a renderer writes may exceed the job's whole temp allowance.
+            max_file_bytes=_config("MAX_JOB_TEMP_BYTES"),
+        ),
     )
 
 
@@ -57,6 +69,10 @@ def video_options(job: Job) -> VideoOptions:
         timeout_seconds=_config("FFMPEG_TIMEOUT_SECONDS"),
         ffmpeg_binary=_config("FFMPEG_BINARY"),
     )
+
+
+def job_temp_limit() -> int:
+    return _config("MAX_JOB_TEMP_BYTES")
 
 
 def work_root() -> str:

@@ -11,6 +11,8 @@ from django.core.exceptions import ValidationError
 from django.core.files import File
 from django.core.serializers.json import DjangoJSONEncoder
 from django.db import transaction
+from django.db.models import F, Q, Value
+from django.db.models.functions import Coalesce
 from django.utils import timezone
 from procrastinate.exceptions import AlreadyEnqueued
 
@@ -106,13 +108,20 @@ def job_start_decomposition(*, job_id: str) -> bool:
     """Mark the job as rendering; False when it was cancelled, failed or is already past it."""
     claimed = Job.objects.filter(
         id=job_id, status__in=[Job.Status.PENDING, Job.Status.PROCESSING_SLIDES]
-    ).update(status=Job.Status.PROCESSING_SLIDES, progress=2, error="", error_code="")
-    Job.objects.filter(id=job_id, started_at__isnull=True).update(started_at=timezone.now())
+    ).update(
+        status=Job.Status.PROCESSING_SLIDES,
+        progress=2,
+        error="",
+        error_code="",
+        started_at=Coalesce(F("started_at"), Value(timezone.now())),
+    )
     return claimed == 1
 
 
 @transaction.atomic
-def job_slides_create(*, job_id: str, slides: Sequence[RenderedSlide]) -> bool:
+def job_slides_create(
+    *, job_id: str, slides: Sequence[RenderedSlide], warnings: Sequence[str] = ()
+) -> bool:
     """Create the job's slides and queue one narration per slide, all in one transaction."""
     job = Job.objects.select_for_update().select_related("persona").get(id=job_id)
     if job.status != Job.Status.PROCESSING_SLIDES:
@@ -131,7 +140,8 @@ def job_slides_create(*, job_id: str, slides: Sequence[RenderedSlide]) -> bool:
     job.status = Job.Status.SYNTHESIZING_AUDIO
     job.progress = PROGRESS_RENDERED
     job.error = ""
-    job.save(update_fields=["slide_count", "status", "progress", "error"])
+    job.warnings = [*job.warnings, *warnings]
+    job.save(update_fields=["slide_count", "status", "progress", "error", "warnings"])
     _defer_narrations(job, [slide.id for slide in created])
     return True
 
@@ -150,9 +160,16 @@ def slide_start_narration(*, slide_id: int) -> bool:
 
 @transaction.atomic
 def slide_narration_store(
-    *, slide_id: int, audio_name: str, duration_seconds: float, cues: list[dict]
+    *,
+    slide_id: int,
+    audio_name: str,
+    duration_seconds: float,
+    cues: list[dict],
+    warning: str = "",
 ) -> bool:
     """Record a slide's narration; return True when it was the last one and assembly is queued.
+
+    A `warning` says the narration is not what was asked for (a slide left silent).
 
     Slides of one job finish on many workers at once. Locking the job row serialises them,
     so exactly one of them sees no slide left to narrate and queues the assembly.
@@ -175,17 +192,28 @@ def slide_narration_store(
         PROGRESS_RENDERED + (PROGRESS_NARRATED - PROGRESS_RENDERED) * narrated_share
     )
     job.error = ""  # a note about an earlier retry no longer applies
+    if warning:
+        job.warnings = [*job.warnings, warning]
     if remaining:
-        job.save(update_fields=["progress", "error"])
+        job.save(update_fields=["progress", "error", "warnings"])
         return False
     job.status = Job.Status.ASSEMBLING_VIDEO
-    job.save(update_fields=["progress", "error", "status"])
+    job.save(update_fields=["progress", "error", "warnings", "status"])
     _defer_assembly(job)
     return True
 
 
-def job_start_assembly(*, job_id: str) -> bool:
-    return Job.objects.filter(id=job_id, status=Job.Status.ASSEMBLING_VIDEO).exists()
+def job_start_assembly(*, job_id: str, claim: int) -> bool:
+    """Claim the job's assembly for one queue job; False when another one holds it.
+
+    The same queue job running again (a retry, a rescue) keeps its claim.
+    """
+    return (
+        Job.objects.filter(id=job_id, status=Job.Status.ASSEMBLING_VIDEO)
+        .filter(Q(assembly_claim__isnull=True) | Q(assembly_claim=claim))
+        .update(assembly_claim=claim)
+        == 1
+    )
 
 
 def job_complete(
@@ -315,6 +343,7 @@ def job_retry(*, job: Job) -> str:
     if job.files_deleted_at:
         raise ValidationError("The job's files were removed by the retention cleanup.")
     job.error, job.error_code, job.finished_at = "", "", None
+    job.assembly_claim = None
     slides = list(job.slides.all())
     missing = [slide.id for slide in slides if slide.status != Slide.Status.NARRATED]
     if not slides:
@@ -349,7 +378,8 @@ def job_rerender(*, job: Job) -> None:
         job = Job.objects.select_for_update().get(id=job.id)
         job.slides.all().delete()
         job.status, job.progress, job.error, job.error_code = Job.Status.PENDING, 0, "", ""
-        job.finished_at = job.duration_seconds = job.slide_count = None
+        job.finished_at = job.duration_seconds = job.slide_count = job.assembly_claim = None
+        job.warnings = []
         job.video = job.captions_srt = job.captions_vtt = ""
         job.save()
         _defer_decompose(job)

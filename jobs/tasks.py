@@ -3,17 +3,21 @@
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Callable
 
 import attr
 from django.conf import settings
 from procrastinate import JobContext, RetryStrategy
 from procrastinate.contrib.django import app
+from procrastinate.exceptions import JobAborted
+from procrastinate.job_context import AbortReason
 from procrastinate.jobs import Job as QueueJob
 
 from jobs import inbound, operations, services, steps, webhooks
-from jobs.models import Job
-from media_pipeline.errors import PipelineError
+from jobs.models import Job, Slide
+from media_pipeline.errors import PipelineError, TimeLimitReached
+from media_pipeline.tools import StopCheck
 
 logger = logging.getLogger("slidecast.tasks")
 
@@ -44,20 +48,48 @@ RETRY = RunLimitedRetry(
 )
 
 
+def stop_check(context: JobContext, *, doing: str) -> StopCheck:
+    """Return the check a step calls between pieces of work: it raises when the step must stop.
+
+    A cancel arrives as procrastinate's abort request (LISTEN/NOTIFY, so within moments);
+    the soft time limit falls shortly before the worker's hard limit. A worker shutting
+    down does not stop steps: they finish within the shutdown grace time.
+    """
+    limits = settings.WORKER_LIMITS
+    budget = limits["TASK_TIME_LIMIT_SECONDS"] - limits["TASK_SOFT_LIMIT_MARGIN_SECONDS"]
+    deadline = context.start_timestamp + max(budget, 0.5)
+
+    def check() -> None:
+        if context.abort_reason() == AbortReason.USER_REQUEST:
+            raise JobAborted(f"stopped while {doing}: the job was cancelled")
+        if time.time() > deadline:
+            raise TimeLimitReached(
+                f"Slidecast stopped {doing} at the time limit of {budget:g} seconds "
+                "(SLIDECAST_TASK_TIME_LIMIT_SECONDS). Use a shorter deck or fewer slides."
+            )
+
+    return check
+
+
 def _run_step(
     context: JobContext,
     *,
     job_id: str,
     doing: str,
-    step: Callable[[], None],
+    step: Callable[[StopCheck], object],
     slide_id: int | None = None,
 ) -> None:
     final_attempt = RETRY.is_last_run(context.job)
     try:
-        step()
+        step(stop_check(context, doing=doing))
+    except JobAborted:
+        logger.info("job %s: stopped while %s (cancelled)", job_id, doing)
+        raise
     except PipelineError as exc:
         if exc.permanent or final_attempt:
-            services.job_fail(job_id=job_id, message=exc.message, code=exc.code, slide_id=slide_id)
+            if _give_up(job_id=job_id, message=exc.message, code=exc.code, slide_id=slide_id,
+                        permanent=exc.permanent):  # fmt: skip
+                return
         else:
             services.job_note_retry(job_id=job_id, message=exc.message)
         raise
@@ -68,12 +100,32 @@ def _run_step(
             "Upload the deck again; if it fails again, tell the operators."
         )
         if final_attempt:
-            services.job_fail(
-                job_id=job_id, message=message, code="internal_error", slide_id=slide_id
-            )
+            if _give_up(job_id=job_id, message=message, code="internal_error",
+                        slide_id=slide_id, permanent=False):  # fmt: skip
+                return
         else:
             services.job_note_retry(job_id=job_id, message=f"internal error ({type(exc).__name__})")
         raise
+
+
+def _give_up(
+    *, job_id: str, message: str, code: str, slide_id: int | None, permanent: bool
+) -> bool:
+    """Fail the job; or leave one slide whose narration failed for good silent (True).
+
+    Bad input (permanent) always fails the job: silence would hide the user's mistake.
+    """
+    if slide_id is None:
+        services.job_fail(job_id=job_id, message=message, code=code)
+        return False
+    if not permanent and settings.SLIDECAST["PARTIAL_RESULTS"]:
+        steps.narrate_job_slide_silently(slide_id=slide_id, reason=message)
+        return True
+    index = Slide.objects.values_list("index", flat=True).get(id=slide_id)
+    services.job_fail(
+        job_id=job_id, message=f"Slide {index}: {message}", code=code, slide_id=slide_id
+    )
+    return False
 
 
 @app.task(name="slidecast.decompose", queue="cpu", retry=RETRY, pass_context=True)
@@ -82,7 +134,7 @@ def decompose(context: JobContext, *, job_id: str) -> None:
         context,
         job_id=job_id,
         doing="reading and rendering the slides",
-        step=lambda: steps.decompose_job(job_id=job_id),
+        step=lambda check: steps.decompose_job(job_id=job_id, check=check),
     )
 
 
@@ -93,7 +145,7 @@ def narrate_slide(context: JobContext, *, job_id: str, slide_id: int) -> None:
         context,
         job_id=job_id,
         doing="narrating a slide",
-        step=lambda: steps.narrate_job_slide(slide_id=slide_id),
+        step=lambda check: steps.narrate_job_slide(slide_id=slide_id, check=check),
         slide_id=slide_id,
     )
 
@@ -104,7 +156,9 @@ def assemble(context: JobContext, *, job_id: str) -> None:
         context,
         job_id=job_id,
         doing="assembling the video",
-        step=lambda: steps.assemble_job_video(job_id=job_id),
+        step=lambda check: steps.assemble_job_video(
+            job_id=job_id, claim=context.job.id, check=check
+        ),
     )
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import math
 import wave
 from collections.abc import Sequence
+from fractions import Fraction
 from pathlib import Path
 
 import numpy as np
@@ -16,10 +17,16 @@ def silence(seconds: float, sample_rate: int) -> np.ndarray:
     return np.zeros(int(round(seconds * sample_rate)), dtype=np.int16)
 
 
-def frame_aligned_length(samples: int, sample_rate: int, fps: int) -> int:
-    """Return the smallest sample count >= samples that lasts a whole number of video frames."""
-    frames = max(1, math.ceil(samples * fps / sample_rate - 1e-9))
-    return round(frames * sample_rate / fps)
+def frame_aligned_length(samples: int, sample_rate: int, fps: int | Fraction) -> int:
+    """Return the sample count >= samples nearest to a whole number of video frames.
+
+    At NTSC rates a frame is not a whole number of samples (22050 Hz at 30000/1001 fps:
+    735.735), so the length is the nearest sample; the arithmetic is exact, so a slide's
+    audio never comes out a frame short or long from float rounding.
+    """
+    rate = Fraction(fps)
+    frames = max(1, math.ceil(samples * rate / sample_rate))
+    return round(frames * sample_rate / rate)
 
 
 def write_wav(path: Path, samples: np.ndarray, sample_rate: int) -> None:
@@ -31,8 +38,13 @@ def write_wav(path: Path, samples: np.ndarray, sample_rate: int) -> None:
 
 
 def wav_duration(path: Path) -> float:
+    return float(exact_wav_duration(path))
+
+
+def exact_wav_duration(path: Path) -> Fraction:
+    """Return a WAV's duration in seconds as an exact fraction (samples / sample rate)."""
     with wave.open(str(path), "rb") as wav:
-        return wav.getnframes() / wav.getframerate()
+        return Fraction(wav.getnframes(), wav.getframerate())
 
 
 def concatenate_wavs(paths: Sequence[Path], out: Path) -> float:

@@ -66,20 +66,35 @@ def place_cues(slide_cues: Iterable[Iterable[Cue]], slide_starts: Iterable[float
 
 
 def to_srt(cues: Iterable[Cue]) -> str:
+    """Return SubRip captions; cue text can never become markup, timing or a new cue."""
     blocks = []
     for number, cue in enumerate(cues, start=1):
         timing = f"{_timestamp(cue.start, ',')} --> {_timestamp(cue.end, ',')}"
-        blocks.append(f"{number}\n{timing}\n{wrap_lines(cue.text)}\n")
+        blocks.append(f"{number}\n{timing}\n{_srt_text(cue.text)}\n")
     return "\n".join(blocks)
 
 
 def to_webvtt(cues: Iterable[Cue]) -> str:
+    """Return WebVTT captions; cue text is escaped, so it is always shown as written."""
     blocks = ["WEBVTT\n"]
     for number, cue in enumerate(cues, start=1):
         timing = f"{_timestamp(cue.start, '.')} --> {_timestamp(cue.end, '.')}"
-        text = wrap_lines(cue.text).replace("&", "&amp;").replace("<", "&lt;")
-        blocks.append(f"{number}\n{timing}\n{text}\n")
+        blocks.append(f"{number}\n{timing}\n{_webvtt_text(cue.text)}\n")
     return "\n".join(blocks)
+
+
+def _webvtt_text(text: str) -> str:
+    escaped = text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+    return wrap_lines(escaped)
+
+
+# SubRip has no escapes, and players read <b>, <font> and {\an8} in it as markup; the
+# look-alike characters show the same text without it. "-->" loses its ">" the same way.
+_SRT_LOOKALIKES = str.maketrans({"<": "‹", ">": "›", "{": "(", "}": ")"})
+
+
+def _srt_text(text: str) -> str:
+    return wrap_lines(text.translate(_SRT_LOOKALIKES))
 
 
 def wrap_lines(text: str) -> str:

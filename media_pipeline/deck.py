@@ -1,36 +1,47 @@
-"""Checking an uploaded deck before anything parses it, and reading its speaker notes."""
+"""Checking an uploaded deck under limits, and reading the speaker notes of its slides.
+
+A deck's slides are what ppt/presentation.xml lists, resolved through its relationships:
+that is what PowerPoint and LibreOffice show, so it is what the limits count. Parts that
+are not listed are never rendered and never counted.
+"""
 
 from __future__ import annotations
 
 import logging
-import re
 import zipfile
-import zlib
 from dataclasses import dataclass
 from pathlib import Path
 
+from media_pipeline.archive import MB, ArchiveLimits, check_archive
 from media_pipeline.errors import InvalidDeckError
+from media_pipeline.opc import (
+    NS,
+    REL_NOTES_SLIDE,
+    Package,
+)
+from media_pipeline.pictures import check_pictures
 
 logger = logging.getLogger("media_pipeline.deck")
-
-_SLIDE_PART = re.compile(r"^ppt/slides/slide\d+\.xml$")
-# A single part expanding more than this many times is a decompression bomb, not a deck.
-_MAX_COMPRESSION_RATIO = 200
-_RATIO_CHECK_MIN_BYTES = 10 * 1024 * 1024
-_MB = 1024 * 1024
 
 
 @dataclass(frozen=True)
 class DeckLimits:
-    max_file_bytes: int = 100 * _MB
-    max_uncompressed_bytes: int = 500 * _MB
+    max_file_bytes: int = 100 * MB
+    max_uncompressed_bytes: int = 500 * MB
+    max_entries: int = 10_000
     max_slides: int = 200
+    max_notes_chars_per_slide: int = 5_000
+    max_notes_chars_per_deck: int = 100_000
+    max_word_chars: int = 100
+    max_image_pixels: int = 100_000_000
+    max_xml_depth: int = 100
 
-
-@dataclass(frozen=True)
-class DeckSummary:
-    slide_count: int
-    uncompressed_bytes: int
+    def archive_limits(self) -> ArchiveLimits:
+        return ArchiveLimits(
+            max_file_bytes=self.max_file_bytes,
+            max_uncompressed_bytes=self.max_uncompressed_bytes,
+            max_entries=self.max_entries,
+        )
 
 
 @dataclass(frozen=True)
@@ -41,121 +52,136 @@ class SlideNotes:
     notes: str
 
 
+@dataclass(frozen=True)
+class DeckSummary:
+    # Slides the deck lists, hidden ones included; `slides` holds the visible ones.
+    slide_count: int
+    uncompressed_bytes: int
+    slides: tuple[SlideNotes, ...] = ()
+
+
 def validate_deck(path: Path, limits: DeckLimits) -> DeckSummary:
-    """Return the deck's slide count after checking size, ZIP structure and limits, or raise."""
-    size = path.stat().st_size
-    if size == 0:
-        raise InvalidDeckError("The file is empty.")
-    if size > limits.max_file_bytes:
-        raise InvalidDeckError(
-            f"The file is {_megabytes(size)}; the limit is {_megabytes(limits.max_file_bytes)}."
-        )
-    with path.open("rb") as handle:
-        head = handle.read(8)
-    if not zipfile.is_zipfile(path):
-        raise InvalidDeckError(_not_a_zip_message(head))
-    try:
-        with zipfile.ZipFile(path) as archive:
-            members = archive.infolist()
-            _check_expansion(members, limits)
-            names = {member.filename for member in members}
-            _check_is_presentation(names)
-            slide_count = sum(1 for name in names if _SLIDE_PART.match(name))
-            if slide_count == 0:
-                raise InvalidDeckError("The deck has no slides. Add at least one slide.")
-            if slide_count > limits.max_slides:
-                raise InvalidDeckError(
-                    f"The deck has {slide_count} slides; the limit is {limits.max_slides}."
-                )
-            damaged = archive.testzip()
-    except (zipfile.BadZipFile, zipfile.LargeZipFile, zlib.error, EOFError, OSError) as exc:
-        raise InvalidDeckError(
-            f"The file is a damaged ZIP archive and cannot be read as a deck ({exc})."
-        ) from exc
-    except NotImplementedError as exc:
-        raise InvalidDeckError(f"The deck uses an unsupported ZIP feature ({exc}).") from exc
-    if damaged is not None:
-        raise InvalidDeckError(
-            f"The file is a damaged ZIP archive: the part {damaged!r} is corrupt."
-        )
-    return DeckSummary(
-        slide_count=slide_count, uncompressed_bytes=sum(m.file_size for m in members)
-    )
-
-
-def read_speaker_notes(path: Path) -> list[SlideNotes]:
-    """Return the notes of every slide that a slideshow shows, in order (hidden ones skipped)."""
-    from pptx import Presentation  # imported late: importing python-pptx costs ~0.3 s
-
-    try:
-        presentation = Presentation(str(path))
-    except Exception as exc:  # python-pptx raises many kinds on malformed XML
-        raise InvalidDeckError(f"The deck could not be read: {exc}") from exc
-    visible: list[SlideNotes] = []
-    for number, slide in enumerate(presentation.slides, start=1):
-        # LibreOffice leaves hidden slides out of the PDF, so they must be left out here too.
-        if slide._element.get("show") in ("0", "false"):
-            continue
-        visible.append(SlideNotes(number=number, notes=_notes_text(slide)))
+    """Return the deck's slides and notes after checking every limit, or raise InvalidDeckError."""
+    members = check_archive(path, limits.archive_limits())
+    with zipfile.ZipFile(path) as archive:
+        package = Package(archive, max_xml_depth=limits.max_xml_depth)
+        package.check_all_xml()
+        slide_parts = _listed_slides(package, limits)
+        check_pictures(archive, members, max_pixels=limits.max_image_pixels)
+        visible = []
+        for number, part in enumerate(slide_parts, start=1):
+            slide = package.xml(part)
+            # LibreOffice leaves hidden slides out of the PDF, so they are left out here too.
+            if slide.get("show") in ("0", "false"):
+                continue
+            visible.append(SlideNotes(number=number, notes=_notes_of(package, part)))
     if not visible:
         raise InvalidDeckError("Every slide in the deck is hidden; nothing would be shown.")
-    return visible
-
-
-def _notes_text(slide) -> str:
-    if not slide.has_notes_slide:
-        return ""
-    frame = slide.notes_slide.notes_text_frame
-    if frame is None:
-        return ""
-    lines = [" ".join(paragraph.text.split()) for paragraph in frame.paragraphs]
-    return "\n".join(line for line in lines if line)
-
-
-def _check_expansion(members: list[zipfile.ZipInfo], limits: DeckLimits) -> None:
-    total = sum(member.file_size for member in members)
-    if total > limits.max_uncompressed_bytes:
-        raise InvalidDeckError(
-            f"The file expands to {_megabytes(total)} when unpacked, more than the limit of "
-            f"{_megabytes(limits.max_uncompressed_bytes)}; it looks like a ZIP bomb."
-        )
-    for member in members:
-        if member.file_size < _RATIO_CHECK_MIN_BYTES:
-            continue
-        ratio = member.file_size / max(member.compress_size, 1)
-        if ratio > _MAX_COMPRESSION_RATIO:
-            raise InvalidDeckError(
-                f"The part {member.filename!r} expands {ratio:.0f} times "
-                f"({_megabytes(member.file_size)}); it looks like a ZIP bomb."
-            )
-
-
-def _check_is_presentation(names: set[str]) -> None:
-    if "ppt/presentation.xml" in names and "[Content_Types].xml" in names:
-        return
-    if "word/document.xml" in names:
-        kind = "a Word document"
-    elif "xl/workbook.xml" in names:
-        kind = "an Excel workbook"
-    else:
-        kind = "a ZIP archive"
-    raise InvalidDeckError(
-        f"The file is not a PowerPoint deck (.pptx): it is {kind} without ppt/presentation.xml."
+    _check_notes(visible, limits)
+    return DeckSummary(
+        slide_count=len(slide_parts),
+        uncompressed_bytes=sum(member.file_size for member in members),
+        slides=tuple(visible),
     )
 
 
-def _not_a_zip_message(head: bytes) -> str:
-    if head.startswith(b"\xd0\xcf\x11\xe0"):
-        return (
-            "The file is an old PowerPoint 97-2003 (.ppt) or other legacy Office file. "
-            "Save it as .pptx and upload it again."
+def read_speaker_notes(path: Path, limits: DeckLimits | None = None) -> list[SlideNotes]:
+    """Return the notes of every slide that a slideshow shows, in order (hidden ones skipped)."""
+    return list(validate_deck(path, limits or DeckLimits()).slides)
+
+
+def _listed_slides(package: Package, limits: DeckLimits) -> list[str]:
+    presentation = "ppt/presentation.xml"
+    relationships = package.relationships(presentation)
+    listed = package.xml(presentation).findall("p:sldIdLst/p:sldId", NS)
+    parts: list[str] = []
+    seen: set[str] = set()
+    for entry in listed:
+        rel_id = entry.get(f"{{{NS['r']}}}id", "")
+        relationship = relationships.get(rel_id)
+        if relationship is None:
+            raise InvalidDeckError(
+                f"The slide list in {presentation} names the relationship {rel_id!r}, which "
+                f"{package.rels_name(presentation)} does not define. The deck is damaged: "
+                "save it again and upload the new file."
+            )
+        if relationship.part is None:
+            raise InvalidDeckError(
+                f"The slide list names a slide outside the file ({relationship.target!r}); "
+                "a deck's slides must be inside it."
+            )
+        if not package.has(relationship.part):
+            raise InvalidDeckError(
+                f"The slide list names {relationship.part}, which is not in the file. The "
+                "deck is damaged: save it again and upload the new file."
+            )
+        if relationship.part in seen:
+            raise InvalidDeckError(
+                f"{relationship.part} is listed more than once in the slide list; a slide "
+                "can appear only once. Save the deck again and upload the new file."
+            )
+        seen.add(relationship.part)
+        parts.append(relationship.part)
+    if not parts:
+        raise InvalidDeckError("The deck has no slides. Add at least one slide.")
+    if len(parts) > limits.max_slides:
+        raise InvalidDeckError(
+            f"The deck has {len(parts):,} slides; the limit is {limits.max_slides:,}."
         )
-    if head.startswith(b"%PDF"):
-        return "The file is a PDF, not a PowerPoint deck (.pptx)."
-    if head.startswith(b"PK"):
-        return "The file is a damaged ZIP archive and cannot be read as a PowerPoint deck."
-    return "The file is not a PowerPoint deck (.pptx): it is not a ZIP archive."
+    return parts
 
 
-def _megabytes(size: int) -> str:
-    return f"{size / _MB:.1f} MB"
+def _notes_of(package: Package, slide_part: str) -> str:
+    notes_part = next(
+        (
+            rel.part
+            for rel in package.relationships(slide_part).values()
+            if rel.type == REL_NOTES_SLIDE and rel.part and package.has(rel.part)
+        ),
+        None,
+    )
+    if notes_part is None:
+        return ""
+    notes = package.xml(notes_part)
+    for shape in notes.iterfind(".//p:sp", NS):
+        placeholder = shape.find("p:nvSpPr/p:nvPr/p:ph", NS)
+        if placeholder is None or placeholder.get("type") != "body":
+            continue
+        lines = []
+        for paragraph in shape.iterfind("p:txBody/a:p", NS):
+            # Runs, fields and line breaks, in order; a line break reads as a space.
+            pieces = [
+                " " if node.tag == f"{{{NS['a']}}}br" else "".join(node.itertext())
+                for node in paragraph
+                if node.tag in {f"{{{NS['a']}}}r", f"{{{NS['a']}}}fld", f"{{{NS['a']}}}br"}
+            ]
+            line = " ".join("".join(pieces).split())
+            if line:
+                lines.append(line)
+        return "\n".join(lines)
+    return ""
+
+
+def _check_notes(slides: list[SlideNotes], limits: DeckLimits) -> None:
+    total = 0
+    for slide in slides:
+        length = len(slide.notes)
+        total += length
+        if length > limits.max_notes_chars_per_slide:
+            raise InvalidDeckError(
+                f"Slide {slide.number}'s speaker notes are {length:,} characters long; the "
+                f"limit is {limits.max_notes_chars_per_slide:,} per slide. Shorten them or "
+                "spread them over more slides."
+            )
+        longest = max(slide.notes.split(), key=len, default="")
+        if len(longest) > limits.max_word_chars:
+            raise InvalidDeckError(
+                f"Slide {slide.number}'s speaker notes contain a {len(longest):,}-character "
+                f"word ({longest[:24]!r}…); words may be at most {limits.max_word_chars:,} "
+                "characters. Add spaces or remove it."
+            )
+    if total > limits.max_notes_chars_per_deck:
+        raise InvalidDeckError(
+            f"The deck's speaker notes are {total:,} characters long in all; the limit is "
+            f"{limits.max_notes_chars_per_deck:,}. Split the deck into shorter ones."
+        )

@@ -59,3 +59,10 @@ class ToolMissingError(PipelineError):
 
 class VideoAssemblyError(PipelineError):
     code = "assembly_failed"
+
+
+class TimeLimitReached(PipelineError):
+    """A step ran into its time limit and stopped; the same input would take as long again."""
+
+    permanent = True
+    code = "time_limit"

@@ -4,12 +4,17 @@ A slide's video is one keyframe followed by frames identical to it. Instead of a
 to analyse hundreds of identical frames, we write those frames directly: P slices whose
 every macroblock is skipped (a copy of the previous frame, which costs no analysis and a
 few bytes). The sequence and picture parameter sets of the keyframe's own encoder tell us
-the header fields to write (H.264 spec, 7.3.2.1, 7.3.2.2, 7.3.3, 7.3.4).
+the header fields to write (H.264 spec, 7.3.2.1, 7.3.2.2, 7.3.3, 7.3.4, E.1.1).
+
+Nothing here depends on the frame rate: it lives in the SPS timing the encoder wrote, and
+the copies count frames, not time. What the hand-written slices cannot express (fields,
+several slices per picture, CABAC, per-picture timing SEI) is refused, not written wrong.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from fractions import Fraction
 
 from media_pipeline.errors import VideoAssemblyError
 
@@ -26,9 +31,10 @@ class SequenceParameters:
     log2_max_frame_num: int
     pic_order_cnt_type: int
     log2_max_pic_order_cnt_lsb: int
-    frame_mbs_only: bool
     macroblocks: int
     max_num_ref_frames: int
+    # From the VUI timing, None when the encoder wrote none: what players take as the rate.
+    frame_rate: Fraction | None
 
 
 @dataclass(frozen=True)
@@ -165,13 +171,48 @@ def parse_sps(rbsp: bytes) -> SequenceParameters:
     max_num_ref_frames = reader.ue()
     reader.bit()  # gaps_in_frame_num_value_allowed_flag
     width_mbs = reader.ue() + 1
-    height_map_units = reader.ue() + 1
-    frame_mbs_only = bool(reader.bit())
-    height_mbs = height_map_units * (1 if frame_mbs_only else 2)
+    height_mbs = reader.ue() + 1
+    if not reader.bit():  # frame_mbs_only_flag
+        # Field or MBAFF coding: a copy would need field syntax and macroblock pairs.
+        raise VideoAssemblyError("The encoder coded interlaced video (fields); not supported.")
+    reader.bit()  # direct_8x8_inference_flag
+    if reader.bit():  # frame_cropping_flag
+        for _ in range(4):
+            reader.ue()
+    frame_rate = _parse_vui(reader) if reader.bit() else None
     return SequenceParameters(
-        sps_id, log2_max_frame_num, poc_type, log2_max_poc_lsb, frame_mbs_only,
-        width_mbs * height_mbs, max_num_ref_frames,
+        sps_id, log2_max_frame_num, poc_type, log2_max_poc_lsb, width_mbs * height_mbs,
+        max_num_ref_frames, frame_rate,
     )  # fmt: skip
+
+
+def _parse_vui(reader: _BitReader) -> Fraction | None:
+    """Return the frame rate the VUI states; refuse what needs timing SEI in every picture."""
+    # aspect_ratio_info_present_flag, then aspect_ratio_idc: Extended_SAR has its own
+    if reader.bit() and reader.bits(8) == 255:
+        reader.bits(32)
+    if reader.bit():  # overscan_info_present_flag
+        reader.bit()
+    if reader.bit():  # video_signal_type_present_flag
+        reader.bits(4)
+        if reader.bit():  # colour_description_present_flag
+            reader.bits(24)
+    if reader.bit():  # chroma_loc_info_present_flag
+        reader.ue()
+        reader.ue()
+    frame_rate = None
+    if reader.bit():  # timing_info_present_flag
+        num_units_in_tick, time_scale = reader.bits(32), reader.bits(32)
+        reader.bit()  # fixed_frame_rate_flag
+        if num_units_in_tick and time_scale:
+            # A frame lasts two ticks (E.2.1: a tick is one field).
+            frame_rate = Fraction(time_scale, 2 * num_units_in_tick)
+    # HRD parameters require buffering and timing SEI with every picture; copies carry none.
+    if reader.bit() or reader.bit():  # nal_/vcl_hrd_parameters_present_flag
+        raise VideoAssemblyError("The encoder wrote HRD parameters (nal-hrd); not supported.")
+    if reader.bit():  # pic_struct_present_flag: every picture would need a pic timing SEI
+        raise VideoAssemblyError("The encoder wrote picture timing (pic-struct); not supported.")
+    return frame_rate
 
 
 def parse_pps(rbsp: bytes) -> PictureParameters:
@@ -208,15 +249,23 @@ class StillPicture:
     @classmethod
     def from_stream(cls, stream: bytes) -> StillPicture:
         units = nal_units(stream)
+        slices = [unit for unit in units if unit.nal_type in (NAL_SLICE, NAL_IDR)]
+        if len(slices) != 1 or slices[0].nal_type != NAL_IDR:
+            raise VideoAssemblyError("The encoder did not produce exactly one keyframe here.")
+        if _BitReader(_rbsp(stream, slices[0])).ue() != 0:  # first_mb_in_slice
+            # Each slice after a picture's first is split off as if it were a picture.
+            raise VideoAssemblyError(
+                "The encoder split a keyframe into several slices; repeated frames need one "
+                "slice per picture (x264 threads=1, no slices)."
+            )
         sps = pps = None
         for unit in units:
             if unit.nal_type == NAL_SPS:
                 sps = parse_sps(_rbsp(stream, unit))
             elif unit.nal_type == NAL_PPS:
                 pps = parse_pps(_rbsp(stream, unit))
-        idr = [unit for unit in units if unit.nal_type == NAL_IDR]
-        if sps is None or pps is None or not idr:
-            raise VideoAssemblyError("The encoder did not produce a keyframe with its settings.")
+        if sps is None or pps is None:
+            raise VideoAssemblyError("The encoder did not write parameter sets with a keyframe.")
         if sps.max_num_ref_frames < 1:
             # An intra-only sequence: P frames referring to the keyframe would break it.
             raise VideoAssemblyError("The keyframe's sequence allows no reference frames.")
@@ -232,8 +281,6 @@ class StillPicture:
         writer.ue(5)  # slice_type: P, and every slice of the picture is P
         writer.ue(pps.pps_id)
         writer.bits(frame_number % (1 << sps.log2_max_frame_num), sps.log2_max_frame_num)
-        if not sps.frame_mbs_only:
-            writer.bits(0, 1)  # field_pic_flag
         if sps.pic_order_cnt_type == 0:
             lsb = (2 * frame_number) % (1 << sps.log2_max_pic_order_cnt_lsb)
             writer.bits(lsb, sps.log2_max_pic_order_cnt_lsb)

@@ -13,7 +13,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from media_pipeline.errors import DeckRenderError
-from media_pipeline.tools import find_program, run_program, split_evenly
+from media_pipeline.sandbox import SandboxOptions, sandbox_prefix
+from media_pipeline.tools import StopCheck, find_program, never_stop, run_program, split_evenly
 
 logger = logging.getLogger("media_pipeline.render")
 
@@ -29,16 +30,25 @@ class RenderOptions:
     # worker thread gets its own directory below this one.
     profile_root: Path = Path("/tmp/slidecast-libreoffice")
     parallel_rasterizers: int = max(1, min(4, os.cpu_count() or 1))
+    sandbox: SandboxOptions = SandboxOptions()
 
 
-def render_slides(deck: Path, out_dir: Path, options: RenderOptions) -> list[Path]:
-    """Return one PNG per slide shown in a slideshow, in order, rendered into out_dir."""
+def render_slides(
+    deck: Path, out_dir: Path, options: RenderOptions, *, check: StopCheck = never_stop
+) -> list[Path]:
+    """Return one PNG per slide shown in a slideshow, in order, rendered into out_dir.
+
+    The deck's folder is the only one the renderers may write to (or, with bubblewrap,
+    read from besides the system's programs and fonts): keep nothing else in it.
+    """
     out_dir.mkdir(parents=True, exist_ok=True)
-    pdf = convert_to_pdf(deck, out_dir, options)
-    return rasterize_pdf(pdf, out_dir, options)
+    pdf = convert_to_pdf(deck, out_dir, options, check=check)
+    return rasterize_pdf(pdf, out_dir, options, check=check)
 
 
-def convert_to_pdf(deck: Path, out_dir: Path, options: RenderOptions) -> Path:
+def convert_to_pdf(
+    deck: Path, out_dir: Path, options: RenderOptions, *, check: StopCheck = never_stop
+) -> Path:
     """Return the PDF that LibreOffice exports from the deck (one page per visible slide)."""
     soffice = find_program(options.soffice_binary, setting="SLIDECAST_SOFFICE_BINARY")
     profile = _profile_dir(options.profile_root)
@@ -59,6 +69,8 @@ def convert_to_pdf(deck: Path, out_dir: Path, options: RenderOptions) -> Path:
         timeout=options.timeout_seconds,
         error=DeckRenderError,
         what="LibreOffice (rendering the slides)",
+        check=check,
+        prefix=sandbox_prefix(options.sandbox, writable=[deck.parent, profile]),
     )
     pdf = out_dir / f"{deck.stem}.pdf"
     if not pdf.exists() or pdf.stat().st_size == 0:
@@ -69,10 +81,14 @@ def convert_to_pdf(deck: Path, out_dir: Path, options: RenderOptions) -> Path:
     return pdf
 
 
-def rasterize_pdf(pdf: Path, out_dir: Path, options: RenderOptions) -> list[Path]:
+def rasterize_pdf(
+    pdf: Path, out_dir: Path, options: RenderOptions, *, check: StopCheck = never_stop
+) -> list[Path]:
     """Return one PNG per PDF page, the longer side scaled to the video's longer side."""
     pdftoppm = find_program(options.pdftoppm_binary, setting="SLIDECAST_PDFTOPPM_BINARY")
-    page_count = pdf_page_count(pdf, pdftoppm)
+    # The PDF came from an untrusted deck: poppler runs in the same sandbox.
+    prefix = sandbox_prefix(options.sandbox, writable=[pdf.parent])
+    page_count = pdf_page_count(pdf, pdftoppm, prefix=prefix)
     if page_count == 0:
         raise DeckRenderError("LibreOffice rendered the deck to an empty PDF.")
     long_side = max(options.width, options.height)
@@ -96,6 +112,8 @@ def rasterize_pdf(pdf: Path, out_dir: Path, options: RenderOptions) -> list[Path
             timeout=options.timeout_seconds,
             error=DeckRenderError,
             what="pdftoppm (turning slides into images)",
+            check=check,
+            prefix=prefix,
         )
 
     # pdftoppm is single-threaded; page ranges in parallel use every core.
@@ -109,11 +127,15 @@ def rasterize_pdf(pdf: Path, out_dir: Path, options: RenderOptions) -> list[Path
     return images
 
 
-def pdf_page_count(pdf: Path, pdftoppm: str) -> int:
+def pdf_page_count(pdf: Path, pdftoppm: str, *, prefix: list[str] | None = None) -> int:
     """Return the PDF's page count, asked of pdfinfo (shipped beside pdftoppm in poppler)."""
     pdfinfo = str(Path(pdftoppm).with_name("pdfinfo"))
     result = run_program(
-        [pdfinfo, pdf], timeout=60, error=DeckRenderError, what="pdfinfo (counting pages)"
+        [pdfinfo, pdf],
+        timeout=60,
+        error=DeckRenderError,
+        what="pdfinfo (counting pages)",
+        prefix=prefix or [],
     )
     match = re.search(rb"^Pages:\s+(\d+)", result.stdout, re.MULTILINE)
     if match is None:
@@ -125,6 +147,21 @@ def _page_number(path: Path) -> int:
     return int(path.stem.rsplit("-", 1)[1])
 
 
+# Macros never run and linked content is never updated, even if a link survived the
+# sanitizer; the sandbox is what guarantees it, this keeps LibreOffice from trying.
+_LOCKED_DOWN_SETTINGS = """<?xml version="1.0" encoding="UTF-8"?>
+<oor:items xmlns:oor="http://openoffice.org/2001/registry"
+ xmlns:xs="http://www.w3.org/2001/XMLSchema"
+ xmlns:xsi="http://www.w3.org/2001/XMLSchema-instance">
+<item oor:path="/org.openoffice.Office.Common/Security/Scripting"><prop oor:name="MacroSecurityLevel" oor:op="fuse"><value>3</value></prop></item>
+<item oor:path="/org.openoffice.Office.Common/Security/Scripting"><prop oor:name="DisableMacrosExecution" oor:op="fuse"><value>true</value></prop></item>
+<item oor:path="/org.openoffice.Office.Common/Security/Scripting"><prop oor:name="BlockUntrustedRefererLinks" oor:op="fuse"><value>true</value></prop></item>
+<item oor:path="/org.openoffice.Office.Writer/Content/Update"><prop oor:name="Link" oor:op="fuse"><value>2</value></prop></item>
+<item oor:path="/org.openoffice.Office.Calc/Content/Update"><prop oor:name="Link" oor:op="fuse"><value>2</value></prop></item>
+<item oor:path="/org.openoffice.Office.Common/Misc"><prop oor:name="UseOpenCL" oor:op="fuse"><value>false</value></prop></item>
+</oor:items>
+"""  # noqa: E501
+
 _profile_lock = threading.Lock()
 _profile_roots: set[Path] = set()
 
@@ -133,7 +170,10 @@ def _profile_dir(root: Path) -> Path:
     """Return this thread's LibreOffice profile, kept for the process's life (it starts faster)."""
     with _profile_lock:
         profile = root / f"{os.getpid()}-{threading.get_ident()}"
-        profile.mkdir(parents=True, exist_ok=True)
+        settings = profile / "user" / "registrymodifications.xcu"
+        if not settings.exists():
+            settings.parent.mkdir(parents=True, exist_ok=True)
+            settings.write_text(_LOCKED_DOWN_SETTINGS, encoding="utf-8")
         if not _profile_roots:
             atexit.register(_remove_profiles)
         _profile_roots.add(root)

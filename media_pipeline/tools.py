@@ -9,12 +9,24 @@ import os
 import shutil
 import signal
 import subprocess
-from collections.abc import Sequence
+import time
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from media_pipeline.errors import ModelNotFoundError, PipelineError, ToolMissingError
 
 logger = logging.getLogger("media_pipeline.tools")
+
+# How often a running program's caller is asked whether the work should stop.
+_CHECK_INTERVAL_SECONDS = 0.25
+
+
+def never_stop() -> None:
+    """A stop check that never asks a step to stop (the default for library callers)."""
+
+
+# Raises (any exception) when the work in progress should stop: a cancel, a time limit.
+StopCheck = Callable[[], None]
 
 
 def find_program(name_or_path: str, *, setting: str) -> str:
@@ -75,15 +87,23 @@ def run_program(
     error: type[PipelineError],
     what: str,
     cwd: Path | None = None,
+    check: StopCheck = never_stop,
+    prefix: Sequence[str] = (),
 ) -> subprocess.CompletedProcess[bytes]:
-    """Run a program to completion; on failure or timeout raise `error` with a readable message."""
-    command = [str(arg) for arg in args]
+    """Run a program to completion; on failure or timeout raise `error` with a readable message.
+
+    `check` is called a few times a second while the program runs; when it raises, the
+    program and everything it started are killed and the exception propagates. `prefix`
+    is a wrapper (a sandbox, resource limits) that runs the program.
+    """
+    command = [*prefix, *(str(arg) for arg in args)]
     logger.debug("running %s", " ".join(command))
     try:
         # A session of its own, so a timeout kills the helpers the program started too
         # (soffice runs soffice.bin under oosplash).
         process = subprocess.Popen(
             command,
+            stdin=subprocess.DEVNULL,
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
             cwd=cwd,
@@ -91,23 +111,48 @@ def run_program(
         )
     except FileNotFoundError as exc:
         raise ToolMissingError(f"{what} could not start: {command[0]} is not installed.") from exc
+    deadline = time.monotonic() + timeout
     try:
-        stdout, stderr_bytes = process.communicate(timeout=timeout)
+        while True:
+            check()
+            try:
+                stdout, stderr_bytes = process.communicate(
+                    timeout=max(0.0, min(_CHECK_INTERVAL_SECONDS, deadline - time.monotonic()))
+                )
+                break
+            except subprocess.TimeoutExpired:
+                if time.monotonic() >= deadline:
+                    raise
     except subprocess.TimeoutExpired as exc:
         _kill_group(process)
         raise error(f"{what} took longer than {timeout:g} seconds and was stopped.") from exc
     except BaseException:
         _kill_group(process)
         raise
+    finally:
+        _kill_leftovers(process)
     result = subprocess.CompletedProcess(command, process.returncode, stdout, stderr_bytes)
     if result.returncode != 0:
-        stderr = result.stderr.decode("utf-8", "replace").strip().splitlines()
-        detail = stderr[-1] if stderr else f"exit status {result.returncode}"
-        raise error(f"{what} failed: {detail}")
+        raise error(f"{what} failed: {_failure_detail(result)}")
     return result
 
 
+def _failure_detail(result: subprocess.CompletedProcess[bytes]) -> str:
+    if result.returncode < 0:
+        name = signal.Signals(-result.returncode).name
+        return f"it was stopped by {name} (out of memory or a resource limit)"
+    stderr = result.stderr.decode("utf-8", "replace").strip().splitlines()
+    return stderr[-1] if stderr else f"exit status {result.returncode}"
+
+
 def _kill_group(process: subprocess.Popen[bytes]) -> None:
-    with contextlib.suppress(ProcessLookupError):
+    with contextlib.suppress(ProcessLookupError, PermissionError):
         os.killpg(process.pid, signal.SIGKILL)
     process.communicate()
+
+
+def _kill_leftovers(process: subprocess.Popen[bytes]) -> None:
+    # A program that exits may leave children behind in its session (soffice.bin's helpers);
+    # nothing of a finished step may keep running.
+    with contextlib.suppress(ProcessLookupError, PermissionError):
+        os.killpg(process.pid, signal.SIGKILL)

@@ -3,23 +3,29 @@
 from __future__ import annotations
 
 import logging
+import re
 import threading
+import wave
 from dataclasses import dataclass, field
+from fractions import Fraction
 from pathlib import Path
 from typing import ClassVar, Protocol
 
 import numpy as np
 
-from media_pipeline.audio import frame_aligned_length, silence, write_wav
+from media_pipeline.audio import frame_aligned_length, silence
 from media_pipeline.captions import Cue, sentence_cues, split_sentences
 from media_pipeline.errors import (
     ModelNotFoundError,
     SpeechSynthesisError,
     UnsupportedEngineError,
 )
-from media_pipeline.tools import packaged_model_dir
+from media_pipeline.tools import StopCheck, never_stop, packaged_model_dir
 
 logger = logging.getLogger("media_pipeline.tts")
+
+_CLAUSE_END = re.compile(r"(?<=[,;:–—])\s+")
+_WORD_GAP = re.compile(r"\s+")
 
 
 @dataclass(frozen=True)
@@ -30,7 +36,9 @@ class NarrationOptions:
     # Slides without speaker notes stay on screen this long, in silence.
     empty_slide_seconds: float = 3.0
     sentence_pause_seconds: float = 0.25
-    fps: int = 25
+    fps: int | Fraction = 25
+    # The longest text given to the speech model at once (about 20 seconds of speech).
+    max_piece_chars: int = 300
 
 
 @dataclass(frozen=True)
@@ -152,44 +160,74 @@ def narrate(
     voice: str,
     options: NarrationOptions,
     out_wav: Path,
+    check: StopCheck = never_stop,
 ) -> Narration:
-    """Return the narration of a slide's notes written to out_wav, with one cue per sentence."""
+    """Return the narration of a slide's notes written to out_wav, with one cue per sentence.
+
+    Speech is made and written one bounded piece at a time, so memory does not grow with
+    the length of the notes, and `check` is asked between pieces whether to stop.
+    """
     sample_rate = engine.sample_rate(voice)
-    sentences = split_sentences(text)
-    if not sentences:
-        return _silent_narration(out_wav, options, sample_rate)
-    pieces: list[np.ndarray] = []
     cues: list[Cue] = []
-    cursor = 0
-    for index, sentence in enumerate(sentences):
-        samples = engine.speak(sentence, voice=voice, speaking_rate=options.speaking_rate)
-        if samples.size == 0:
-            continue
-        if index and cursor:
-            pause = silence(options.sentence_pause_seconds, sample_rate)
-            pieces.append(pause)
-            cursor += pause.size
-        start = cursor
-        pieces.append(samples)
-        cursor += samples.size
-        cues.extend(sentence_cues(sentence, start / sample_rate, cursor / sample_rate))
-    if not pieces:
-        return _silent_narration(out_wav, options, sample_rate)
-    pieces.append(silence(options.padding_seconds, sample_rate))
-    audio = _pad_to_frames(np.concatenate(pieces), sample_rate, options.fps)
-    write_wav(out_wav, audio, sample_rate)
-    return Narration(out_wav, audio.size / sample_rate, tuple(cues))
+    written = 0
+    with wave.open(str(out_wav), "wb") as out:
+        out.setnchannels(1)
+        out.setsampwidth(2)
+        out.setframerate(sample_rate)
+        for piece in speakable_pieces(text, options.max_piece_chars):
+            check()
+            samples = engine.speak(piece, voice=voice, speaking_rate=options.speaking_rate)
+            if samples.size == 0:
+                continue
+            if written:
+                pause = silence(options.sentence_pause_seconds, sample_rate)
+                out.writeframes(pause.tobytes())
+                written += pause.size
+            start = written
+            out.writeframes(samples.astype(np.int16).tobytes())
+            written += samples.size
+            cues.extend(sentence_cues(piece, start / sample_rate, written / sample_rate))
+        tail = options.padding_seconds if written else options.empty_slide_seconds
+        target = frame_aligned_length(
+            written + silence(tail, sample_rate).size, sample_rate, options.fps
+        )
+        out.writeframes(np.zeros(target - written, dtype=np.int16).tobytes())
+    return Narration(out_wav, target / sample_rate, tuple(cues))
 
 
-def _silent_narration(out_wav: Path, options: NarrationOptions, sample_rate: int) -> Narration:
-    audio = _pad_to_frames(
-        silence(options.empty_slide_seconds, sample_rate), sample_rate, options.fps
-    )
-    write_wav(out_wav, audio, sample_rate)
-    return Narration(out_wav, audio.size / sample_rate, ())
+def speakable_pieces(text: str, max_chars: int) -> list[str]:
+    """Return the text's sentences, long ones cut at clause or word boundaries.
+
+    A speech model's memory and time grow faster than linearly with the length of what it
+    is given at once; bounded pieces keep both flat however the notes are punctuated.
+    """
+    pieces: list[str] = []
+    for sentence in split_sentences(text):
+        pieces.extend(_cut(sentence, max_chars))
+    return pieces
 
 
-def _pad_to_frames(audio: np.ndarray, sample_rate: int, fps: int) -> np.ndarray:
-    # A slide's audio lasting whole frames lets its picture change exactly when it ends.
-    target = frame_aligned_length(audio.size, sample_rate, fps)
-    return np.concatenate([audio, np.zeros(target - audio.size, dtype=np.int16)])
+def _cut(sentence: str, max_chars: int) -> list[str]:
+    if len(sentence) <= max_chars:
+        return [sentence]
+    for pattern in (_CLAUSE_END, _WORD_GAP):
+        parts = [part for part in pattern.split(sentence) if part.strip()]
+        if len(parts) > 1:
+            return _pack(parts, max_chars)
+    # One unbroken run of characters: cut it where it must be cut.
+    return [sentence[i : i + max_chars] for i in range(0, len(sentence), max_chars)]
+
+
+def _pack(parts: list[str], max_chars: int) -> list[str]:
+    pieces: list[str] = []
+    current = ""
+    for part in parts:
+        candidate = f"{current} {part}".strip()
+        if current and len(candidate) > max_chars:
+            pieces.extend(_cut(current, max_chars))
+            current = part.strip()
+        else:
+            current = candidate
+    if current:
+        pieces.extend(_cut(current, max_chars))
+    return pieces

@@ -9,25 +9,37 @@ players can seek. The cost no longer grows with the video's length, only with sl
 from __future__ import annotations
 
 import logging
+import math
 import os
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
+from fractions import Fraction
 from pathlib import Path
 
-from media_pipeline.audio import concatenate_wavs, wav_duration
+from media_pipeline.audio import concatenate_wavs, exact_wav_duration
 from media_pipeline.errors import VideoAssemblyError
 from media_pipeline.h264 import StillPicture, split_access_units
-from media_pipeline.tools import find_ffmpeg, run_program, split_evenly
+from media_pipeline.tools import StopCheck, find_ffmpeg, never_stop, run_program, split_evenly
 
 logger = logging.getLogger("media_pipeline.video")
+
+# Slide images one ffmpeg decodes and encodes at a time. Its filter graph holds every one of
+# its images decoded at once (a 4K slide is ~50 MB by then), so this bounds its memory; more
+# gains little, as starting ffmpeg and x264 costs only about as much as a few keyframes.
+IMAGES_PER_ENCODE = 8
+# Beyond 60 fps no player needs more for slides; a larger denominator than NTSC's 1001 only
+# comes from a float (29.97 as a binary fraction) that x264 and the container can't carry.
+_MAX_FPS = 60
+_MAX_FPS_DENOMINATOR = 1001
 
 
 @dataclass(frozen=True)
 class VideoOptions:
     width: int = 1920
     height: int = 1080
-    fps: int = 25
+    # Exact: 30000/1001 (NTSC "29.97") is Fraction(30000, 1001); an int is taken as is.
+    fps: Fraction | int = Fraction(25)
     # A keyframe every two seconds: what streaming services use, and seeking stays instant.
     gop_seconds: float = 2.0
     x264_preset: str = "veryfast"
@@ -39,6 +51,15 @@ class VideoOptions:
     timeout_seconds: float = 900
     ffmpeg_binary: str | None = None
     parallel_encoders: int = max(1, os.cpu_count() or 1)
+
+    def __post_init__(self) -> None:
+        fps = Fraction(self.fps)
+        if not 1 <= fps <= _MAX_FPS or fps.denominator > _MAX_FPS_DENOMINATOR:
+            raise ValueError(
+                f"fps must be from 1 to {_MAX_FPS}, exact (such as Fraction(30000, 1001)), "
+                f"not {self.fps!r}"
+            )
+        object.__setattr__(self, "fps", fps)
 
 
 @dataclass(frozen=True)
@@ -56,66 +77,94 @@ class AssembledVideo:
     slide_starts: tuple[float, ...]
 
 
-def slide_frame_counts(durations: Sequence[float], fps: int) -> list[int]:
+def slide_frame_counts(durations: Sequence[float | Fraction], fps: int | Fraction) -> list[int]:
     """Return frames per slide so that every slide change falls on the frame nearest its audio.
 
     A slide lasts at least two frames, so a keyframe is never next to another slide's
-    keyframe (two adjacent IDR pictures would need different idr_pic_ids).
+    keyframe (two adjacent IDR pictures would need different idr_pic_ids). The arithmetic
+    is exact: at 30000/1001 fps float error would put a change a frame off after a while.
     """
-    counts, elapsed, previous_boundary = [], 0.0, 0
+    rate = Fraction(fps)
+    counts: list[int] = []
+    elapsed, previous_boundary = Fraction(0), 0
     for duration in durations:
-        elapsed += duration
-        boundary = round(elapsed * fps)
+        elapsed += Fraction(duration)
+        boundary = round(elapsed * rate)
         counts.append(max(2, boundary - previous_boundary))
         previous_boundary += counts[-1]
     return counts
 
 
+def frame_rate_argument(fps: Fraction) -> str:
+    """Return the rate as ffmpeg and x264 take it exactly: "25/1", "30000/1001"."""
+    return f"{fps.numerator}/{fps.denominator}"
+
+
 def assemble_video(
-    clips: Sequence[SlideClip], out_path: Path, work_dir: Path, options: VideoOptions
+    clips: Sequence[SlideClip],
+    out_path: Path,
+    work_dir: Path,
+    options: VideoOptions,
+    *,
+    check: StopCheck = never_stop,
 ) -> AssembledVideo:
-    """Return the MP4 written to out_path: each slide shown while its narration plays."""
+    """Return the MP4 written to out_path: each slide shown while its narration plays.
+
+    `check` is called between steps and while each program runs; it raises to stop the work.
+    """
     if not clips:
         raise VideoAssemblyError("There are no slides to assemble.")
     ffmpeg = find_ffmpeg(options.ffmpeg_binary)
     work_dir.mkdir(parents=True, exist_ok=True)
-    durations = [wav_duration(clip.audio) for clip in clips]
-    frame_counts = slide_frame_counts(durations, options.fps)
-    gop_frames = max(1, round(options.gop_seconds * options.fps))
+    fps = Fraction(options.fps)
+    frame_counts = slide_frame_counts([exact_wav_duration(clip.audio) for clip in clips], fps)
+    gop_frames = max(1, round(Fraction(options.gop_seconds) * fps))
 
     narration = work_dir / "narration.wav"
     audio_duration = concatenate_wavs([clip.audio for clip in clips], narration)
 
-    # One encoder process per core: starting ffmpeg and x264 costs more than a keyframe.
-    batches = split_evenly(len(clips), options.parallel_encoders)
-
     def encode(batch: range) -> list[StillPicture]:
+        check()
         keyframes = work_dir / f"keyframes-{batch.start:04d}.h264"
-        _encode_keyframes(ffmpeg, [clips[i].image for i in batch], keyframes, options)
+        images = [clips[i].image for i in batch]
+        _encode_keyframes(ffmpeg, images, keyframes, options, check=check)
         pictures = split_access_units(keyframes.read_bytes())
-        if len(pictures) != len(batch):
+        stills = [StillPicture.from_stream(picture) for picture in pictures]
+        if len(stills) != len(batch):
             raise VideoAssemblyError(
-                f"The encoder produced {len(pictures)} keyframes for {len(batch)} slides."
+                f"The encoder produced {len(stills)} keyframes for {len(batch)} slides."
             )
-        return [StillPicture.from_stream(picture) for picture in pictures]
+        return stills
 
     # The audio encoder is single-threaded too: it runs beside the slide encoders.
     with ThreadPoolExecutor(max_workers=options.parallel_encoders) as pool:
-        audio_future = pool.submit(
-            _encode_audio, ffmpeg, narration, work_dir / "narration.m4a", options
-        )
-        stills = [still for batch in pool.map(encode, batches) for still in batch]
-        audio = audio_future.result()
+        try:
+            audio_future = pool.submit(
+                _encode_audio, ffmpeg, narration, work_dir / "narration.m4a", options, check
+            )
+            batches = pool.map(encode, keyframe_batches(len(clips), options.parallel_encoders))
+            stills = [still for batch in batches for still in batch]
+            audio = audio_future.result()
+        except BaseException:
+            # A failed or stopped batch fails the video: start no more of them.
+            pool.shutdown(wait=True, cancel_futures=True)
+            raise
 
+    check()
     video_stream = work_dir / "video.h264"
     with video_stream.open("wb") as stream:
         for still, frames in zip(stills, frame_counts, strict=True):
             _write_still(stream, still, frames, gop_frames)
 
+    check()
     run_program(
         [
             ffmpeg, "-nostdin", "-v", "error", "-y",
-            "-framerate", str(options.fps), "-i", video_stream,
+            # -r, not only the demuxer's -framerate: ffmpeg then derives each timestamp from
+            # the frame's number; otherwise it adds whole microseconds per frame and the
+            # video drifts from the audio at rates like 30000/1001.
+            "-framerate", frame_rate_argument(fps), "-r", frame_rate_argument(fps),
+            "-i", video_stream,
             "-i", audio,
             "-map", "0:v:0", "-map", "1:a:0",
             "-c", "copy",
@@ -125,19 +174,28 @@ def assemble_video(
         timeout=options.timeout_seconds,
         error=VideoAssemblyError,
         what="ffmpeg (writing the MP4)",
+        check=check,
     )  # fmt: skip
     total_frames = sum(frame_counts)
     starts, elapsed = [], 0
     for frames in frame_counts:
-        starts.append(elapsed / options.fps)
+        starts.append(float(elapsed / fps))
         elapsed += frames
     logger.info(
         "assembled %d slides: %d frames, %.2f s of audio", len(clips), total_frames, audio_duration
     )
-    return AssembledVideo(out_path, total_frames / options.fps, total_frames, tuple(starts))
+    return AssembledVideo(out_path, float(total_frames / fps), total_frames, tuple(starts))
 
 
-def _encode_audio(ffmpeg: str, wav: Path, out: Path, options: VideoOptions) -> Path:
+def keyframe_batches(count: int, parallel: int) -> list[range]:
+    """Return consecutive slide ranges, one per encoder call: enough to use every core, and
+    none over IMAGES_PER_ENCODE, so an encoder's memory does not grow with the deck."""
+    return split_evenly(count, max(parallel, math.ceil(count / IMAGES_PER_ENCODE)))
+
+
+def _encode_audio(
+    ffmpeg: str, wav: Path, out: Path, options: VideoOptions, check: StopCheck
+) -> Path:
     resample = ["-ar", str(options.audio_sample_rate)] if options.audio_sample_rate else []
     run_program(
         [
@@ -148,17 +206,29 @@ def _encode_audio(ffmpeg: str, wav: Path, out: Path, options: VideoOptions) -> P
         timeout=options.timeout_seconds,
         error=VideoAssemblyError,
         what="ffmpeg (encoding the narration)",
+        check=check,
     )  # fmt: skip
     return out
 
 
-def _encode_keyframes(ffmpeg: str, images: list[Path], out: Path, options: VideoOptions) -> None:
+def _encode_keyframes(
+    ffmpeg: str,
+    images: list[Path],
+    out: Path,
+    options: VideoOptions,
+    *,
+    check: StopCheck = never_stop,
+) -> None:
     """Encode one keyframe per image, each carrying its own parameter sets, into out."""
     width, height = options.width, options.height
+    rate = frame_rate_argument(Fraction(options.fps))
     inputs: list[str | Path] = []
     chains = []
     for index, image in enumerate(images):
-        inputs += ["-i", image]
+        # The images' rate reaches x264 through the filter graph: it writes it into the SPS
+        # timing players follow, and picks the H.264 level from it (4K at 60 fps needs 5.2).
+        # (An output -r would say the same, but ffmpeg 7 refuses it with passthrough.)
+        inputs += ["-framerate", rate, "-i", image]
         chains.append(
             f"[{index}:v]scale={width}:{height}:force_original_aspect_ratio=decrease"
             ":flags=lanczos:out_color_matrix=bt709:out_range=tv,"
@@ -190,6 +260,7 @@ def _encode_keyframes(ffmpeg: str, images: list[Path], out: Path, options: Video
         timeout=options.timeout_seconds,
         error=VideoAssemblyError,
         what="ffmpeg (encoding the slides)",
+        check=check,
     )  # fmt: skip
 
 

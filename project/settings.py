@@ -8,7 +8,7 @@ from pathlib import Path
 from django.core.exceptions import ImproperlyConfigured
 
 from project.database import database_config
-from project.env import env_bool, env_float, env_int, env_list, env_path, env_str
+from project.env import env_bool, env_float, env_frame_rate, env_int, env_list, env_path, env_str
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 DATA_DIR = env_path("SLIDECAST_DATA_DIR", BASE_DIR / "var")
@@ -184,9 +184,18 @@ SLIDECAST = {
     "MAX_UPLOAD_BYTES": MAX_UPLOAD_MB * 1024 * 1024,
     "MAX_UNCOMPRESSED_BYTES": env_int("SLIDECAST_MAX_UNCOMPRESSED_MB", 500, minimum=1) * 1024**2,
     "MAX_SLIDES": env_int("SLIDECAST_MAX_SLIDES", 200, minimum=1),
+    "MAX_ZIP_ENTRIES": env_int("SLIDECAST_MAX_ZIP_ENTRIES", 10_000, minimum=1),
+    "MAX_NOTES_CHARS_PER_SLIDE": env_int("SLIDECAST_MAX_NOTES_CHARS_PER_SLIDE", 5_000, minimum=1),
+    "MAX_NOTES_CHARS_PER_DECK": env_int("SLIDECAST_MAX_NOTES_CHARS_PER_DECK", 100_000, minimum=1),
+    "MAX_NOTES_WORD_CHARS": env_int("SLIDECAST_MAX_NOTES_WORD_CHARS", 100, minimum=1),
+    "MAX_IMAGE_MEGAPIXELS": env_int("SLIDECAST_MAX_IMAGE_MEGAPIXELS", 100, minimum=1),
+    "MAX_JOB_TEMP_BYTES": env_int("SLIDECAST_MAX_JOB_TEMP_MB", 4096, minimum=1) * 1024**2,
+    "RENDER_SANDBOX": env_str("SLIDECAST_RENDER_SANDBOX", "auto"),
+    "RENDER_MEMORY_BYTES": env_int("SLIDECAST_RENDER_MEMORY_MB", 2048, minimum=256) * 1024**2,
+    "PARTIAL_RESULTS": env_bool("SLIDECAST_PARTIAL_RESULTS", True),
     "RENDER_TIMEOUT_SECONDS": env_int("SLIDECAST_RENDER_TIMEOUT_SECONDS", 300, minimum=1),
     "FFMPEG_TIMEOUT_SECONDS": env_int("SLIDECAST_FFMPEG_TIMEOUT_SECONDS", 900, minimum=1),
-    "VIDEO_FPS": env_int("SLIDECAST_VIDEO_FPS", 25, minimum=1),
+    "VIDEO_FPS": env_frame_rate("SLIDECAST_VIDEO_FPS", 25),
     "PIPER_VOICE_DIR": env_str("SLIDECAST_PIPER_VOICE_DIR"),
     "WHISPER_MODEL_DIR": env_str("SLIDECAST_WHISPER_MODEL_DIR"),
     "FFMPEG_BINARY": env_str("SLIDECAST_FFMPEG_BINARY"),
@@ -209,6 +218,10 @@ WORKER_LIMITS = {
     "MAX_TASKS": env_int("SLIDECAST_WORKER_MAX_TASKS", 0),
     "MAX_MEMORY_MB": env_int("SLIDECAST_WORKER_MAX_MEMORY_MB", 0),
     "TASK_TIME_LIMIT_SECONDS": env_int("SLIDECAST_TASK_TIME_LIMIT_SECONDS", 3600, minimum=1),
+    # A task is told this long before its hard limit, so it can stop and clean up itself.
+    "TASK_SOFT_LIMIT_MARGIN_SECONDS": env_float(
+        "SLIDECAST_TASK_SOFT_LIMIT_MARGIN_SECONDS", 30, minimum=0
+    ),
 }
 
 LOG_LEVEL = env_str("SLIDECAST_LOG_LEVEL", "INFO")

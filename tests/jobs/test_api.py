@@ -284,3 +284,18 @@ def test_running_job_must_be_cancelled_before_delete(client, token, user, person
     response = client.delete(f"/api/jobs/{job.id}", **auth(token))
     assert response.status_code == 409 and "cancel it first" in response.json()["error"]["message"]
     assert Job.objects.filter(id=job.id).exists()
+
+
+@pytest.mark.parametrize(
+    "content_type",
+    ["multipart/form-data", "multipart/form-data; boundary=", "multipart/form-data; boundary=x"],
+)
+def test_malformed_multipart_gets_the_json_error_envelope(client, token, content_type):
+    body = b"--y\r\nContent-Disposition: form-data; name=deck\r\n\r\ntruncated"
+    response = client.post("/api/jobs", body, content_type=content_type, **auth(token))
+    # No usable boundary is a malformed body; a boundary that matches nothing, a missing field.
+    assert response.status_code == (422 if content_type.endswith("=x") else 400)
+    assert response["Content-Type"].startswith("application/json")
+    error = response.json()["error"]
+    assert error["code"] in {"malformed_request", "validation_error"}, error
+    assert "multipart" in error["message"] or "deck" in error["message"]

@@ -51,4 +51,51 @@ def test_srt_uses_commas_and_counts_from_one():
 def test_webvtt_has_header_dots_and_escapes_markup():
     vtt = to_webvtt([Cue(0, 1.5, "Fish & <chips>")])
     assert vtt.startswith("WEBVTT\n\n1\n00:00:00.000 --> 00:00:01.500\n")
-    assert "Fish &amp; &lt;chips>" in vtt
+    assert "Fish &amp; &lt;chips&gt;" in vtt
+
+
+HOSTILE_NOTES = (
+    "WEBVTT\n"
+    "00:00:01.000 --> 00:00:09.000\n"
+    "<script>alert(1)</script> & <b>bold</b> {\\an8}\n"
+    "\n"
+    "2\n"
+    "00:00:02,000 --> 00:00:03,000\n"
+    "NOTE this is not a comment"
+)
+
+
+def _hostile_cues() -> list[Cue]:
+    sentences = split_sentences(HOSTILE_NOTES)
+    return [Cue(float(i), float(i) + 0.9, sentence) for i, sentence in enumerate(sentences)]
+
+
+def test_notes_that_look_like_webvtt_stay_text_in_exactly_the_expected_cues(tmp_path):
+    import webvtt
+
+    cues = _hostile_cues()
+    path = tmp_path / "c.vtt"
+    path.write_text(to_webvtt(cues), encoding="utf-8")
+    parsed = webvtt.read(str(path))
+    assert len(parsed) == len(cues) == 6
+    assert [c.start for c in parsed] == [f"00:00:0{i}.000" for i in range(6)]
+    raw = path.read_text()
+    assert "<script>" not in raw and "<b>" not in raw
+    assert raw.count("-->") == len(cues)  # only the real timing lines
+    # What a player shows is what the notes said.
+    shown = [" ".join(c.raw_text.split()) for c in parsed]
+    assert shown[2] == "&lt;script&gt;alert(1)&lt;/script&gt; &amp; &lt;b&gt;bold&lt;/b&gt; {\\an8}"
+    assert "00:00:01.000 --&gt; 00:00:09.000" in shown[1]
+
+
+def test_notes_that_look_like_subrip_stay_text_in_exactly_the_expected_cues():
+    import srt
+
+    cues = _hostile_cues()
+    parsed = list(srt.parse(to_srt(cues)))
+    assert len(parsed) == len(cues)
+    assert [p.index for p in parsed] == list(range(1, 7))
+    assert [p.start.total_seconds() for p in parsed] == [float(i) for i in range(6)]
+    text = " ".join(" ".join(p.content.split()) for p in parsed)
+    assert "<" not in text and ">" not in text and "{" not in text
+    assert "‹script›alert(1)‹/script› & ‹b›bold‹/b› (\\an8)" in text

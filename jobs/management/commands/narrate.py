@@ -101,6 +101,8 @@ class Command(BaseCommand):
             job = self._wait(job, options["timeout"])
         if job.status != Job.Status.COMPLETED:
             raise CommandError(f"The job ended {job.get_status_display().lower()}: {job.error}")
+        for warning in job.warnings:
+            self.stderr.write(f"Warning: {warning}")
         paths = self._copy_outputs(job, output)
         self.stdout.write(f"Video:    {paths[0]}")
         self.stdout.write(f"Captions: {paths[1]}")

@@ -1,0 +1,240 @@
+"""The first look at an upload: what kind of file it is, and whether its ZIP is safe to open.
+
+Everything here reads the ZIP's central directory or streams parts in small chunks under
+the limits, so a hostile file costs a bounded amount of memory and time before any
+parser (python-pptx, LibreOffice) sees it.
+"""
+
+from __future__ import annotations
+
+import stat
+import zipfile
+import zlib
+from dataclasses import dataclass
+from pathlib import Path, PurePosixPath
+
+from media_pipeline.errors import InvalidDeckError
+
+MB = 1024 * 1024
+_CFB_MAGIC = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"
+_ZIP_LOCAL_HEADER = b"PK\x03\x04"
+_SUPPORTED_METHODS = {zipfile.ZIP_STORED: "stored", zipfile.ZIP_DEFLATED: "deflated"}
+# A single part expanding more than this many times is a decompression bomb, not a deck.
+MAX_COMPRESSION_RATIO = 200
+_RATIO_CHECK_MIN_BYTES = 10 * MB
+_CHUNK = 1024 * 1024
+
+
+@dataclass(frozen=True)
+class ArchiveLimits:
+    max_file_bytes: int = 100 * MB
+    max_uncompressed_bytes: int = 500 * MB
+    max_entries: int = 10_000
+
+
+def check_archive(path: Path, limits: ArchiveLimits) -> list[zipfile.ZipInfo]:
+    """Return the deck's ZIP entries once the file is known to be a sound .pptx container."""
+    size = path.stat().st_size
+    if size == 0:
+        raise InvalidDeckError("The file is empty.")
+    if size > limits.max_file_bytes:
+        raise InvalidDeckError(
+            f"The file is {size_text(size, limits.max_file_bytes)}; "
+            f"the limit is {size_text(limits.max_file_bytes)}."
+        )
+    with path.open("rb") as handle:
+        head = handle.read(8)
+    if not head.startswith(_ZIP_LOCAL_HEADER):
+        raise InvalidDeckError(_not_a_deck_message(path, head))
+    try:
+        with zipfile.ZipFile(path) as archive:
+            members = archive.infolist()
+    except (zipfile.BadZipFile, zipfile.LargeZipFile, EOFError, OSError, ValueError) as exc:
+        raise InvalidDeckError(
+            "The file is a damaged ZIP archive and cannot be read as a deck: its table of "
+            "contents is missing or corrupt. Save the deck again and upload the new file."
+        ) from exc
+    _check_entries(members, limits)
+    _check_kind(path, {member.filename for member in members})
+    _check_expansion(members, limits)
+    _check_contents(path, members)
+    return members
+
+
+def size_text(size: int, compared_to: int | None = None) -> str:
+    """Return a size in MB, precise enough to tell it apart from `compared_to`."""
+    if size % MB == 0:
+        return f"{size // MB} MB"
+    text = f"{size / MB:.2f} MB"
+    if compared_to is not None and text == f"{compared_to / MB:.2f} MB":
+        return f"{size:,} bytes"
+    return text
+
+
+def _not_a_deck_message(path: Path, head: bytes) -> str:
+    if head.startswith(_CFB_MAGIC):
+        return _compound_file_message(path)
+    if zipfile.is_zipfile(path):
+        # A PDF/ZIP polyglot, or an installer with an archive appended: whatever reads
+        # the file first decides what it is, so such files are never decks.
+        return (
+            "The file has other data before the ZIP archive, so it is not a plain "
+            "PowerPoint deck (.pptx). Save the deck from PowerPoint and upload that file."
+        )
+    if head.startswith(b"%PDF"):
+        return "The file is a PDF, not a PowerPoint deck (.pptx). Upload the .pptx it came from."
+    if head.startswith(b"PK"):
+        return "The file is a damaged ZIP archive and cannot be read as a PowerPoint deck."
+    return "The file is not a PowerPoint deck (.pptx): it is not a ZIP archive."
+
+
+def _compound_file_message(path: Path) -> str:
+    import olefile  # imported late: only legacy and encrypted Office files need it
+
+    try:
+        with olefile.OleFileIO(str(path)) as ole:
+            streams = {"/".join(entry) for entry in ole.listdir(streams=True, storages=True)}
+    except Exception:  # olefile raises many kinds on damaged files
+        streams = set()
+    if {"EncryptionInfo", "EncryptedPackage"} <= streams:
+        return (
+            "This presentation is password-protected; save it without a password "
+            "(File ▸ Info ▸ Protect Presentation) and upload it again."
+        )
+    if "PowerPoint Document" in streams:
+        return (
+            "The file is an old PowerPoint 97-2003 (.ppt) file. Save it as .pptx "
+            "(File ▸ Save As ▸ PowerPoint Presentation) and upload it again."
+        )
+    return (
+        "The file is an old Office 97-2003 file, not a PowerPoint deck (.pptx). "
+        "Save the presentation as .pptx and upload it again."
+    )
+
+
+def _check_entries(members: list[zipfile.ZipInfo], limits: ArchiveLimits) -> None:
+    if len(members) > limits.max_entries:
+        raise InvalidDeckError(
+            f"The file has {len(members):,} ZIP entries; the limit is {limits.max_entries:,}. "
+            "A PowerPoint deck has far fewer parts."
+        )
+    seen: set[str] = set()
+    for member in members:
+        name = member.filename
+        if name in seen:
+            raise InvalidDeckError(
+                f"The file holds the part {name!r} more than once; PowerPoint never writes "
+                "such a file. Save the deck again and upload the new file."
+            )
+        seen.add(name)
+        if not _is_safe_name(member):
+            raise InvalidDeckError(
+                f"The file holds a part with an unsafe name ({_printable(name)}): "
+                "names that climb out of the archive are not allowed."
+            )
+        if stat.S_ISLNK(member.external_attr >> 16):
+            raise InvalidDeckError(
+                f"The part {name!r} is a symbolic link; a deck cannot contain links to files."
+            )
+        if member.flag_bits & 0x1:
+            raise InvalidDeckError(
+                f"The part {name!r} is encrypted inside the ZIP archive. Save the deck "
+                "without a password and upload it again."
+            )
+        if member.compress_type not in _SUPPORTED_METHODS:
+            raise InvalidDeckError(
+                f"The part {name!r} uses a compression method ({member.compress_type}) that "
+                "PowerPoint does not use. Save the deck from PowerPoint and upload it again."
+            )
+
+
+def _is_safe_name(member: zipfile.ZipInfo) -> bool:
+    # zipfile rewrites some names (it turns "\" into "/" on Windows only); judge the raw one.
+    raw = member.orig_filename
+    if not raw or "\0" in raw or "\\" in raw or raw.startswith("/") or ":" in raw.split("/")[0]:
+        return False
+    return ".." not in PurePosixPath(raw).parts
+
+
+def _printable(name: str) -> str:
+    return repr(name.replace("\0", "\\0"))
+
+
+def _check_kind(path: Path, names: set[str]) -> None:
+    if "ppt/presentation.xml" in names:
+        if "[Content_Types].xml" not in names:
+            raise InvalidDeckError(
+                "The deck is incomplete: it has no [Content_Types].xml, which every .pptx "
+                "needs. Save the deck again and upload the new file."
+            )
+        return
+    kind = _opendocument_kind(path) if "mimetype" in names else _kind(names)
+    raise InvalidDeckError(f"The file is not a PowerPoint deck (.pptx): it is {kind}.")
+
+
+_OPENDOCUMENT_KINDS = {
+    "presentation": "an OpenDocument presentation (.odp). Open it in LibreOffice Impress "
+    "and save it as PowerPoint (.pptx)",
+    "text": "an OpenDocument text document (.odt), not a presentation",
+    "spreadsheet": "an OpenDocument spreadsheet (.ods), not a presentation",
+}
+
+
+def _opendocument_kind(path: Path) -> str:
+    with zipfile.ZipFile(path) as archive, archive.open("mimetype") as part:
+        mimetype = part.read(100).decode("ascii", "replace")
+    family = mimetype.removeprefix("application/vnd.oasis.opendocument.").split("-")[0]
+    return _OPENDOCUMENT_KINDS.get(family, "an OpenDocument file, not a presentation")
+
+
+def _kind(names: set[str]) -> str:
+    if any(name.startswith(("Index/", "index.apxl")) for name in names):
+        return "a Keynote presentation. Export it from Keynote as PowerPoint (.pptx)"
+    if "word/document.xml" in names:
+        return "a Word document, not a presentation"
+    if "xl/workbook.xml" in names:
+        return "an Excel workbook, not a presentation"
+    return "a ZIP archive without ppt/presentation.xml"
+
+
+def _check_expansion(members: list[zipfile.ZipInfo], limits: ArchiveLimits) -> None:
+    total = sum(member.file_size for member in members)
+    if total > limits.max_uncompressed_bytes:
+        raise InvalidDeckError(
+            f"The file expands to {size_text(total, limits.max_uncompressed_bytes)} when "
+            f"unpacked, more than the limit of {size_text(limits.max_uncompressed_bytes)}; "
+            "it looks like a ZIP bomb."
+        )
+    for member in members:
+        if member.file_size < _RATIO_CHECK_MIN_BYTES:
+            continue
+        ratio = member.file_size / max(member.compress_size, 1)
+        if ratio > MAX_COMPRESSION_RATIO:
+            raise InvalidDeckError(
+                f"The part {member.filename!r} expands {ratio:,.0f} times "
+                f"({size_text(member.file_size)}); it looks like a ZIP bomb."
+            )
+
+
+def _check_contents(path: Path, members: list[zipfile.ZipInfo]) -> None:
+    """Decompress every part in small chunks, checking its checksum and declared size."""
+    with zipfile.ZipFile(path) as archive:
+        for member in members:
+            try:
+                with archive.open(member) as part:
+                    while part.read(_CHUNK):
+                        pass
+            except (zipfile.BadZipFile, zlib.error, EOFError, OSError, ValueError) as exc:
+                raise InvalidDeckError(
+                    f"The file is a damaged ZIP archive: the part {member.filename!r} is "
+                    f"damaged ({_damage(exc)}). Save the deck again and upload the new file."
+                ) from exc
+
+
+def _damage(exc: BaseException) -> str:
+    text = str(exc)
+    if "CRC" in text:
+        return "its contents do not match their checksum"
+    if "header" in text or "differ" in text:
+        return "its entry in the archive does not match its table of contents"
+    return "its contents cannot be decompressed"
