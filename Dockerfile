@@ -30,7 +30,7 @@ ENV PYTHONDONTWRITEBYTECODE=1 \
     HOME=/home/slidecast
 RUN apt-get update \
  && apt-get install -y --no-install-recommends \
-      libreoffice-impress fonts-dejavu fonts-liberation2 poppler-utils ffmpeg tini curl \
+      libreoffice-impress fonts-dejavu fonts-liberation2 poppler-utils ffmpeg bubblewrap tini curl \
  && rm -rf /var/lib/apt/lists/* \
  && groupadd --system --gid 10001 slidecast \
  && useradd --system --uid 10001 --gid 10001 --create-home --home-dir /home/slidecast slidecast \

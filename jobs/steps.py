@@ -180,9 +180,7 @@ def assemble_job_video(*, job_id: str, claim: int, check: StopCheck = never_stop
             "srt_name": storage_put(f"{prefix}/captions.srt", work / "captions.srt"),
             "vtt_name": storage_put(f"{prefix}/captions.vtt", work / "captions.vtt"),
         }
-    if not services.job_complete(
-        job_id=job_id, duration_seconds=float(video.duration), **names
-    ):
+    if not services.job_complete(job_id=job_id, duration_seconds=float(video.duration), **names):
         for name in names.values():
             default_storage.delete(name)
         logger.info("job %s ended while its video was assembled; outputs removed", job_id)

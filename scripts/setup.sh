@@ -14,6 +14,9 @@ missing=()
 command -v soffice >/dev/null 2>&1 || missing+=(libreoffice-impress fonts-dejavu fonts-liberation2)
 command -v pdftoppm >/dev/null 2>&1 || missing+=(poppler-utils)
 command -v ffmpeg >/dev/null 2>&1 || missing+=(ffmpeg)
+# LibreOffice renders untrusted decks inside bubblewrap: no network, no files but the job's.
+command -v bwrap >/dev/null 2>&1 || missing+=(bubblewrap)
+command -v prlimit >/dev/null 2>&1 || missing+=(util-linux)
 # The browser tests drive Debian's Chromium (Playwright's own download needs the internet).
 command -v chromium >/dev/null 2>&1 || missing+=(chromium)
 "$PYTHON" -c "import ensurepip, venv" >/dev/null 2>&1 || missing+=(python3-venv)
