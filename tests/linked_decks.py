@@ -97,7 +97,8 @@ def make_linked_ole_deck(path: Path, target: str) -> Path:
         "<p:cNvGraphicFramePr/><p:nvPr/></p:nvGraphicFramePr>"
         '<p:xfrm><a:off x="0" y="0"/><a:ext cx="6000000" cy="4000000"/></p:xfrm>'
         '<a:graphic><a:graphicData uri="http://schemas.openxmlformats.org/presentationml/2006/ole">'
-        '<p:oleObj name="Sheet" r:id="rIdOle" imgW="6000000" imgH="4000000" progId="Excel.Sheet.12">'
+        '<p:oleObj name="Sheet" r:id="rIdOle" imgW="6000000" imgH="4000000" '
+        'progId="Excel.Sheet.12">'
         '<p:link updateAutomatic="1"/></p:oleObj></a:graphicData></a:graphic></p:graphicFrame>'
     )
     changes = {
