@@ -68,6 +68,7 @@ def video_options(job: Job) -> VideoOptions:
         fps=_config("VIDEO_FPS"),
         timeout_seconds=_config("FFMPEG_TIMEOUT_SECONDS"),
         ffmpeg_binary=_config("FFMPEG_BINARY"),
+        x264_preset=_config("X264_PRESET"),
     )
 
 

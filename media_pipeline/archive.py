@@ -17,7 +17,8 @@ from media_pipeline.errors import InvalidDeckError
 
 MB = 1024 * 1024
 _CFB_MAGIC = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"
-_ZIP_LOCAL_HEADER = b"PK\x03\x04"
+# A ZIP starts with its first part's local header, or, when empty, its end record.
+_ZIP_STARTS = (b"PK\x03\x04", b"PK\x05\x06")
 _SUPPORTED_METHODS = {zipfile.ZIP_STORED: "stored", zipfile.ZIP_DEFLATED: "deflated"}
 # A single part expanding more than this many times is a decompression bomb, not a deck.
 MAX_COMPRESSION_RATIO = 200
@@ -44,7 +45,7 @@ def check_archive(path: Path, limits: ArchiveLimits) -> list[zipfile.ZipInfo]:
         )
     with path.open("rb") as handle:
         head = handle.read(8)
-    if not head.startswith(_ZIP_LOCAL_HEADER):
+    if not head.startswith(_ZIP_STARTS):
         raise InvalidDeckError(_not_a_deck_message(path, head))
     try:
         with zipfile.ZipFile(path) as archive:

@@ -8,6 +8,7 @@ are not listed are never rendered and never counted.
 from __future__ import annotations
 
 import logging
+import re
 import zipfile
 from dataclasses import dataclass
 from pathlib import Path
@@ -22,6 +23,12 @@ from media_pipeline.opc import (
 from media_pipeline.pictures import check_pictures
 
 logger = logging.getLogger("media_pipeline.deck")
+
+# Scripts written without spaces between words (Chinese, Japanese, Korean, Thai) are not
+# one long word: their characters separate words for this limit.
+_WORD = re.compile(
+    r"[^\s\u0e00-\u0e7f\u3000-\u9fff\uac00-\ud7af\uf900-\ufaff\uff00-\uffef]+"
+)
 
 
 @dataclass(frozen=True)
@@ -173,7 +180,7 @@ def _check_notes(slides: list[SlideNotes], limits: DeckLimits) -> None:
                 f"limit is {limits.max_notes_chars_per_slide:,} per slide. Shorten them or "
                 "spread them over more slides."
             )
-        longest = max(slide.notes.split(), key=len, default="")
+        longest = max(_WORD.findall(slide.notes), key=len, default="")
         if len(longest) > limits.max_word_chars:
             raise InvalidDeckError(
                 f"Slide {slide.number}'s speaker notes contain a {len(longest):,}-character "

@@ -57,7 +57,7 @@ class Package:
     def check_all_xml(self) -> None:
         """Parse every XML part once, so that none reaches LibreOffice malformed or hostile."""
         for name in sorted(self._names):
-            if name.lower().endswith(XML_SUFFIXES):
+            if name.lower().endswith(XML_SUFFIXES) and not is_foreign_entry(name):
                 self._parse(name)
 
     def xml(self, name: str) -> etree._Element:
@@ -106,6 +106,11 @@ class Package:
                 "from PowerPoint and upload it again."
             )
         return _parse_bounded(name, data, self.max_xml_depth)
+
+
+def is_foreign_entry(name: str) -> bool:
+    """True for files a ZIP tool added that are no part of the deck (macOS resource forks)."""
+    return name.startswith("__MACOSX/")
 
 
 def resolve_target(source_part: str, target: str) -> str | None:

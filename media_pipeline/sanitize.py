@@ -18,7 +18,7 @@ from pathlib import Path
 
 from lxml import etree
 
-from media_pipeline.opc import NS, resolve_target
+from media_pipeline.opc import NS, is_foreign_entry, resolve_target
 
 _HYPERLINK = "http://schemas.openxmlformats.org/officeDocument/2006/relationships/hyperlink"
 _LINK_KINDS = {
@@ -47,6 +47,8 @@ def sanitize_deck(source: Path, out: Path) -> SanitizedDeck:
     removed: list[str] = []
     with zipfile.ZipFile(source) as archive, zipfile.ZipFile(out, "w") as copy:
         for info in archive.infolist():
+            if is_foreign_entry(info.filename):
+                continue
             entry = zipfile.ZipInfo(info.filename, info.date_time)
             entry.compress_type = info.compress_type
             entry.external_attr = 0o644 << 16

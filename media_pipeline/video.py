@@ -188,8 +188,11 @@ def assemble_video(
 
 
 def keyframe_batches(count: int, parallel: int) -> list[range]:
-    """Return consecutive slide ranges, one per encoder call: enough to use every core, and
-    none over IMAGES_PER_ENCODE, so an encoder's memory does not grow with the deck."""
+    """Return consecutive slide ranges, one per encoder call, none over IMAGES_PER_ENCODE.
+
+    At least one per core, so a short deck still uses them all; a long deck gets more of
+    them rather than larger ones, so an encoder's memory does not grow with the deck.
+    """
     return split_evenly(count, max(parallel, math.ceil(count / IMAGES_PER_ENCODE)))
 
 

@@ -26,10 +26,10 @@ def test_each_bad_upload_fails_with_its_reason_and_the_worker_keeps_serving(
         "corrupt": (make_corrupt_zip(good, tmp_path / "corrupt.pptx"), "damaged ZIP archive"),
         "bomb": (
             make_zip_bomb(tmp_path / "bomb.pptx", expanded_bytes=600 * 1024 * 1024),
-            "expands to 600.0 MB when unpacked, more than the limit of 500.0 MB",
+            "expands to 600.00 MB when unpacked, more than the limit of 500 MB",
         ),
         "empty": (make_deck(tmp_path / "empty.pptx", []), "The deck has no slides"),
-        "huge": (tmp_path / "huge.pptx", "The file is 101.0 MB; the limit is 100.0 MB"),
+        "huge": (tmp_path / "huge.pptx", "The file is 101 MB; the limit is 100 MB"),
     }
     with bad["huge"][0].open("wb") as huge:
         huge.truncate(101 * 1024 * 1024)

@@ -10,8 +10,16 @@ import pytest
 from PIL import Image
 
 from media_pipeline.audio import write_wav
+from media_pipeline.errors import VideoAssemblyError
+from media_pipeline.h264 import StillPicture, split_access_units
 from media_pipeline.tools import find_ffmpeg
-from media_pipeline.video import SlideClip, VideoOptions, assemble_video, slide_frame_counts
+from media_pipeline.video import (
+    IMAGES_PER_ENCODE,
+    SlideClip,
+    VideoOptions,
+    assemble_video,
+    slide_frame_counts,
+)
 from tests.media import ffprobe
 
 FPS = 25
@@ -143,7 +151,6 @@ def test_slide_ending_on_a_gop_boundary_ends_with_a_copy_not_a_keyframe(tmp_path
 
 
 def test_keyframe_sequence_allows_the_reference_the_copies_need(tmp_path: Path):
-    from media_pipeline.h264 import StillPicture, split_access_units
     from media_pipeline.video import _encode_keyframes
 
     images = [make_clip(tmp_path, name, color, 1.0).image for name, color in
@@ -153,3 +160,79 @@ def test_keyframe_sequence_allows_the_reference_the_copies_need(tmp_path: Path):
     stills = [StillPicture.from_stream(p) for p in split_access_units(out.read_bytes())]
     assert len(stills) == 2
     assert all(still.sps.max_num_ref_frames >= 1 for still in stills)
+
+
+def encode_one_frame(tmp_path: Path, x264_params: str) -> bytes:
+    """Return a one-frame Annex B stream x264 wrote with the given parameters."""
+    out = tmp_path / "one.h264"
+    subprocess.run(
+        [find_ffmpeg(), "-v", "error", "-y", "-f", "lavfi", "-i", "color=c=red:s=128x96:r=25",
+         "-frames:v", "1", "-c:v", "libx264", "-x264-params", x264_params,
+         "-f", "h264", str(out)],
+        capture_output=True, check=True,
+    )  # fmt: skip
+    return out.read_bytes()
+
+
+@pytest.mark.parametrize(
+    ("x264_params", "message"),
+    [
+        ("cabac=0:weightp=0:interlaced=1", "interlaced"),
+        ("cabac=0:weightp=0:slices=4:threads=1", "several slices"),
+        ("cabac=1:weightp=0", "cabac=0"),
+        ("cabac=0:weightp=0:pic-struct=1", "picture timing"),
+        ("cabac=0:weightp=0:nal-hrd=vbr:vbv-maxrate=500:vbv-bufsize=500", "HRD"),
+    ],
+)
+def test_keyframes_the_copies_cannot_follow_are_refused(tmp_path: Path, x264_params, message):
+    stream = encode_one_frame(tmp_path, x264_params)
+    with pytest.raises(VideoAssemblyError, match=message):
+        [StillPicture.from_stream(picture) for picture in split_access_units(stream)]
+
+
+def test_keyframe_sps_states_the_rate_it_was_encoded_at(tmp_path: Path):
+    stream = encode_one_frame(tmp_path, "cabac=0:weightp=0")
+    assert StillPicture.from_stream(split_access_units(stream)[0]).sps.frame_rate == 25
+
+
+def test_more_slides_than_one_encoder_takes_keep_their_order(tmp_path: Path):
+    count = IMAGES_PER_ENCODE + 2
+    grey = [round(255 * i / (count - 1)) for i in range(count)]
+    clips = []
+    for index, level in enumerate(grey):
+        clip = make_clip(tmp_path, f"slide{index}", f"rgb({level},{level},{level})", 0.2)
+        clips.append(clip)
+    options = VideoOptions(width=160, height=90, fps=FPS, parallel_encoders=1)
+    video = assemble_video(clips, tmp_path / "out.mp4", tmp_path / "work", options)
+    starts = [round(start * FPS) for start in video.slide_starts]
+    shown = [frame_color(video.path, start)[0] for start in starts]
+    assert all(abs(seen - level) <= 8 for seen, level in zip(shown, grey, strict=True))
+
+
+class Stopped(Exception):
+    pass
+
+
+def test_a_stop_before_any_encoding_writes_nothing(tmp_path: Path):
+    def stop() -> None:
+        raise Stopped
+
+    clips = [make_clip(tmp_path, "red", "#ff0000", 1.0)]
+    options = VideoOptions(width=160, height=90)
+    with pytest.raises(Stopped):
+        assemble_video(clips, tmp_path / "out.mp4", tmp_path / "work", options, check=stop)
+    assert not (tmp_path / "out.mp4").exists()
+
+
+def test_a_stop_once_the_slides_are_encoded_skips_writing_the_mp4(tmp_path: Path):
+    work = tmp_path / "work"
+
+    def stop_after_encoding() -> None:
+        if (work / "video.h264").exists():
+            raise Stopped
+
+    clips = [make_clip(tmp_path, "red", "#ff0000", 1.0), make_clip(tmp_path, "blue", "#00f", 1.0)]
+    options = VideoOptions(width=160, height=90)
+    with pytest.raises(Stopped):
+        assemble_video(clips, tmp_path / "out.mp4", work, options, check=stop_after_encoding)
+    assert not (tmp_path / "out.mp4").exists()
