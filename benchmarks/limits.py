@@ -40,8 +40,10 @@ def _decks(folder: Path, limits: dict) -> dict[str, tuple[Path, str]]:
     return {
         "reference": (write_reference_deck(folder / "reference.pptx"), "10 slides, 75 s"),
         "200-slides": (
-            make_deck(folder / "200.pptx", [(f"Slide {n}", "One short line.") for n in
-                                            range(1, slides + 1)]),
+            make_deck(
+                folder / "200.pptx",
+                [(f"Slide {n}", "One short line.") for n in range(1, slides + 1)],
+            ),
             f"{slides} slides, one short sentence each",
         ),  # fmt: skip
         "longest-notes": (

@@ -26,9 +26,7 @@ logger = logging.getLogger("media_pipeline.deck")
 
 # Scripts written without spaces between words (Chinese, Japanese, Korean, Thai) are not
 # one long word: their characters separate words for this limit.
-_WORD = re.compile(
-    r"[^\s\u0e00-\u0e7f\u3000-\u9fff\uac00-\ud7af\uf900-\ufaff\uff00-\uffef]+"
-)
+_WORD = re.compile(r"[^\s\u0e00-\u0e7f\u3000-\u9fff\uac00-\ud7af\uf900-\ufaff\uff00-\uffef]+")
 
 
 @dataclass(frozen=True)

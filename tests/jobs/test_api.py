@@ -299,3 +299,13 @@ def test_malformed_multipart_gets_the_json_error_envelope(client, token, content
     error = response.json()["error"]
     assert error["code"] in {"malformed_request", "validation_error"}, error
     assert "multipart" in error["message"] or "deck" in error["message"]
+
+
+def test_unknown_paths_and_wrong_methods_answer_in_the_error_envelope(client, token):
+    missing = client.get("/api/no-such-thing", **auth(token))
+    assert missing.status_code == 404
+    assert missing.json()["error"]["code"] == "not_found"
+    wrong = client.put("/api/jobs", **auth(token))
+    assert wrong.status_code == 405
+    assert wrong.json()["error"]["code"] == "method_not_allowed"
+    assert "GET" in wrong["Allow"] and "POST" in wrong["Allow"]

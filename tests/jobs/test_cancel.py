@@ -39,9 +39,11 @@ def _cancel_and_check_it_stops(job: Job, worker, work_dir: Path, task: str) -> N
     services.job_cancel(job=Job.objects.get(id=job.id))
     cancelled_at = time.monotonic()
     _wait_until(
-        lambda: not ProcrastinateJob.objects.filter(
-            task_name=task, args__job_id=str(job.id), status="doing"
-        ).exists(),
+        lambda: (
+            not ProcrastinateJob.objects.filter(
+                task_name=task, args__job_id=str(job.id), status="doing"
+            ).exists()
+        ),
         timeout=5,
         what=f"{task} to stop",
     )
