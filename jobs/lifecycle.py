@@ -23,6 +23,8 @@ import time
 import psutil
 from django.conf import settings
 
+from media_pipeline.tools import kill_running_programs
+
 logger = logging.getLogger("slidecast.workers")
 
 _lock = threading.Lock()
@@ -85,5 +87,6 @@ def _watch() -> None:
             grace = settings.PROCRASTINATE_WORKER_DEFAULTS["shutdown_graceful_timeout"]
             time.sleep(grace + 5)
             logger.error("the task did not return; exiting so it can be rescued")
+            kill_running_programs()  # LibreOffice and ffmpeg must not outlive the worker
             logging.shutdown()
             os._exit(HARD_EXIT_CODE)

@@ -223,10 +223,17 @@ def job_complete(
     srt_name: str,
     vtt_name: str,
     duration_seconds: float,
+    claim: int | None = None,
 ) -> bool:
-    """Mark the job completed with its outputs; False when it was cancelled meanwhile."""
+    """Mark the job completed with its outputs; False when it was cancelled meanwhile.
+
+    With a `claim`, only the assembly that holds the job's claim may complete it.
+    """
     with transaction.atomic():
-        completed = Job.objects.filter(id=job_id, status=Job.Status.ASSEMBLING_VIDEO).update(
+        assembling = Job.objects.filter(id=job_id, status=Job.Status.ASSEMBLING_VIDEO)
+        if claim is not None:
+            assembling = assembling.filter(assembly_claim=claim)
+        completed = assembling.update(
             status=Job.Status.COMPLETED,
             progress=PROGRESS_DONE,
             video=video_name,

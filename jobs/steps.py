@@ -28,14 +28,16 @@ from jobs.storage import storage_fetch, storage_put
 from media_pipeline.archive import size_text
 from media_pipeline.captions import Cue, place_cues, to_srt, to_webvtt
 from media_pipeline.deck import validate_deck
-from media_pipeline.errors import InvalidDeckError, SlideCountMismatchError
+from media_pipeline.errors import InvalidDeckError, PipelineError, SlideCountMismatchError
 from media_pipeline.render import render_slides
 from media_pipeline.sanitize import sanitize_deck
 from media_pipeline.tools import StopCheck, never_stop
-from media_pipeline.tts import narrate
+from media_pipeline.tts import Narration, narrate, silent_narration
 from media_pipeline.video import SlideClip, assemble_video
 
 logger = logging.getLogger("slidecast.steps")
+
+FALLBACK_SAMPLE_RATE = 22050
 
 
 def _work_dir(job_id: str, step: str) -> tempfile.TemporaryDirectory:
@@ -111,16 +113,36 @@ def narrate_job_slide(*, slide_id: int, check: StopCheck = never_stop) -> None:
 
 
 def narrate_job_slide_silently(*, slide_id: int, reason: str) -> None:
-    """Give a slide whose narration failed for good silence instead, and say so on the job."""
+    """Give a slide whose narration failed for good silence instead, and say so on the job.
+
+    The silence is made without speaking, so it works when the voice itself is broken.
+    """
     slide = Slide.objects.select_related("job__persona").get(id=slide_id)
-    warning = (
-        f"Slide {slide.index} is silent: its narration failed ({reason}). "
-        "Retry the job to try it again."
-    )
-    _narrate(slide, "", warning=warning)
+    job = slide.job
+    options = narration_options(job)
+    with _work_dir(str(job.id), f"silence-{slide.index}") as tmp:
+        narration = silent_narration(
+            Path(tmp) / "silence.wav",
+            seconds=job.empty_slide_seconds,
+            sample_rate=_voice_sample_rate(job),
+            fps=options.fps,
+        )
+        _store_narration(slide, narration, warning=(
+            f"Slide {slide.index} is silent: its narration failed ({reason}). "
+            "Retry the job to try it again."
+        ))  # fmt: skip
 
 
-def _narrate(slide: Slide, text: str, *, warning: str = "", check: StopCheck = never_stop):
+def _voice_sample_rate(job: Job) -> int:
+    # Every slide's audio must share one format to be joined; a voice that cannot even
+    # load gets the rate Piper's voices use.
+    try:
+        return speech_engines().get(job.persona.tts_engine).sample_rate(job.persona.voice)
+    except PipelineError:
+        return FALLBACK_SAMPLE_RATE
+
+
+def _narrate(slide: Slide, text: str, *, check: StopCheck = never_stop) -> None:
     job = slide.job
     engine = speech_engines().get(job.persona.tts_engine)
     with _work_dir(str(job.id), f"narrate-{slide.index}") as tmp:
@@ -132,9 +154,13 @@ def _narrate(slide: Slide, text: str, *, warning: str = "", check: StopCheck = n
             out_wav=Path(tmp) / "narration.wav",
             check=check,
         )
-        audio_name = storage_put(
-            f"{job.storage_prefix()}/audio/slide-{slide.index:03d}.wav", narration.wav_path
-        )
+        _store_narration(slide, narration)
+
+
+def _store_narration(slide: Slide, narration: Narration, *, warning: str = "") -> None:
+    audio_name = storage_put(
+        f"{slide.job.storage_prefix()}/audio/slide-{slide.index:03d}.wav", narration.wav_path
+    )
     services.slide_narration_store(
         slide_id=slide.id,
         audio_name=audio_name,
@@ -180,8 +206,14 @@ def assemble_job_video(*, job_id: str, claim: int, check: StopCheck = never_stop
             "srt_name": storage_put(f"{prefix}/captions.srt", work / "captions.srt"),
             "vtt_name": storage_put(f"{prefix}/captions.vtt", work / "captions.vtt"),
         }
-    if not services.job_complete(job_id=job_id, duration_seconds=float(video.duration), **names):
-        for name in names.values():
-            default_storage.delete(name)
-        logger.info("job %s ended while its video was assembled; outputs removed", job_id)
+    completed = services.job_complete(
+        job_id=job_id, duration_seconds=float(video.duration), claim=claim, **names
+    )
+    if not completed:
+        # A newer assembly of the retried job writes the same names: leave them to it.
+        holder = Job.objects.filter(id=job_id).values_list("assembly_claim", flat=True).first()
+        if holder in (None, claim):
+            for name in names.values():
+                default_storage.delete(name)
+        logger.info("job %s ended while its video was assembled; outputs dropped", job_id)
     return True

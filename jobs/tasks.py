@@ -119,8 +119,11 @@ def _give_up(
         services.job_fail(job_id=job_id, message=message, code=code)
         return False
     if not permanent and settings.SLIDECAST["PARTIAL_RESULTS"]:
-        steps.narrate_job_slide_silently(slide_id=slide_id, reason=message)
-        return True
+        try:
+            steps.narrate_job_slide_silently(slide_id=slide_id, reason=message)
+            return True
+        except Exception:
+            logger.exception("job %s: could not leave slide %s silent", job_id, slide_id)
     index = Slide.objects.values_list("index", flat=True).get(id=slide_id)
     services.job_fail(
         job_id=job_id, message=f"Slide {index}: {message}", code=code, slide_id=slide_id

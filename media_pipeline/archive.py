@@ -8,6 +8,7 @@ parser (python-pptx, LibreOffice) sees it.
 from __future__ import annotations
 
 import stat
+import struct
 import zipfile
 import zlib
 from dataclasses import dataclass
@@ -24,6 +25,16 @@ _SUPPORTED_METHODS = {zipfile.ZIP_STORED: "stored", zipfile.ZIP_DEFLATED: "defla
 MAX_COMPRESSION_RATIO = 200
 _RATIO_CHECK_MIN_BYTES = 10 * MB
 _CHUNK = 1024 * 1024
+# The end record sits in the last 22 bytes plus a comment of at most 64 KiB; a zip64 end
+# record and locator come just before it.
+_END_SEARCH_BYTES = 22 + 65535 + 76
+# A whole deck expanding more than this is a bomb even if each part stays under the
+# per-part ratio (XML compresses about 10 times, pictures not at all).
+MAX_TOTAL_RATIO = 100
+_TOTAL_RATIO_MIN_BYTES = 50 * MB
+# General-purpose flags: 0 encrypted, 5 compressed patched data, 6 strong encryption.
+_ENCRYPTION_FLAGS = 0x1 | 0x40
+_PATCHED_DATA_FLAG = 0x20
 
 
 @dataclass(frozen=True)
@@ -47,19 +58,48 @@ def check_archive(path: Path, limits: ArchiveLimits) -> list[zipfile.ZipInfo]:
         head = handle.read(8)
     if not head.startswith(_ZIP_STARTS):
         raise InvalidDeckError(_not_a_deck_message(path, head))
+    _check_declared_entries(path, limits)
     try:
         with zipfile.ZipFile(path) as archive:
             members = archive.infolist()
-    except (zipfile.BadZipFile, zipfile.LargeZipFile, EOFError, OSError, ValueError) as exc:
+    except (
+        zipfile.BadZipFile, zipfile.LargeZipFile, EOFError, OSError, ValueError,
+        NotImplementedError,
+    ) as exc:  # fmt: skip
         raise InvalidDeckError(
             "The file is a damaged ZIP archive and cannot be read as a deck: its table of "
             "contents is missing or corrupt. Save the deck again and upload the new file."
         ) from exc
     _check_entries(members, limits)
     _check_kind(path, {member.filename for member in members})
-    _check_expansion(members, limits)
+    _check_expansion(members, limits, size)
     _check_contents(path, members)
     return members
+
+
+def _check_declared_entries(path: Path, limits: ArchiveLimits) -> None:
+    """Refuse an archive whose end record declares too many entries, before reading them.
+
+    Listing entries costs memory and time per entry, and a small file can declare millions
+    (every directory record pointing at the same data).
+    """
+    with path.open("rb") as handle:
+        handle.seek(0, 2)
+        end = handle.tell()
+        handle.seek(max(0, end - _END_SEARCH_BYTES))
+        tail = handle.read()
+    found = tail.rfind(b"PK\x05\x06")
+    if found < 0 or len(tail) < found + 22:
+        return  # zipfile reports the damage itself
+    (declared,) = struct.unpack_from("<H", tail, found + 10)
+    zip64 = tail.rfind(b"PK\x06\x06", 0, found)
+    if declared == 0xFFFF and zip64 >= 0 and len(tail) >= zip64 + 40:
+        (declared,) = struct.unpack_from("<Q", tail, zip64 + 32)
+    if declared > limits.max_entries:
+        raise InvalidDeckError(
+            f"The file has {declared:,} ZIP entries; the limit is {limits.max_entries:,}. "
+            "A PowerPoint deck has far fewer parts."
+        )
 
 
 def size_text(size: int, compared_to: int | None = None) -> str:
@@ -137,12 +177,12 @@ def _check_entries(members: list[zipfile.ZipInfo], limits: ArchiveLimits) -> Non
             raise InvalidDeckError(
                 f"The part {name!r} is a symbolic link; a deck cannot contain links to files."
             )
-        if member.flag_bits & 0x1:
+        if member.flag_bits & _ENCRYPTION_FLAGS:
             raise InvalidDeckError(
                 f"The part {name!r} is encrypted inside the ZIP archive. Save the deck "
                 "without a password and upload it again."
             )
-        if member.compress_type not in _SUPPORTED_METHODS:
+        if member.compress_type not in _SUPPORTED_METHODS or member.flag_bits & _PATCHED_DATA_FLAG:
             raise InvalidDeckError(
                 f"The part {name!r} uses a compression method ({member.compress_type}) that "
                 "PowerPoint does not use. Save the deck from PowerPoint and upload it again."
@@ -182,8 +222,11 @@ _OPENDOCUMENT_KINDS = {
 
 
 def _opendocument_kind(path: Path) -> str:
-    with zipfile.ZipFile(path) as archive, archive.open("mimetype") as part:
-        mimetype = part.read(100).decode("ascii", "replace")
+    try:
+        with zipfile.ZipFile(path) as archive, archive.open("mimetype") as part:
+            mimetype = part.read(100).decode("ascii", "replace")
+    except (zipfile.BadZipFile, zlib.error, EOFError, OSError, ValueError, NotImplementedError):
+        mimetype = ""
     family = mimetype.removeprefix("application/vnd.oasis.opendocument.").split("-")[0]
     return _OPENDOCUMENT_KINDS.get(family, "an OpenDocument file, not a presentation")
 
@@ -198,7 +241,7 @@ def _kind(names: set[str]) -> str:
     return "a ZIP archive without ppt/presentation.xml"
 
 
-def _check_expansion(members: list[zipfile.ZipInfo], limits: ArchiveLimits) -> None:
+def _check_expansion(members: list[zipfile.ZipInfo], limits: ArchiveLimits, size: int) -> None:
     total = sum(member.file_size for member in members)
     if total > limits.max_uncompressed_bytes:
         raise InvalidDeckError(
@@ -215,6 +258,11 @@ def _check_expansion(members: list[zipfile.ZipInfo], limits: ArchiveLimits) -> N
                 f"The part {member.filename!r} expands {ratio:,.0f} times "
                 f"({size_text(member.file_size)}); it looks like a ZIP bomb."
             )
+    if total >= _TOTAL_RATIO_MIN_BYTES and total / size > MAX_TOTAL_RATIO:
+        raise InvalidDeckError(
+            f"The file expands {total / size:,.0f} times when unpacked "
+            f"({size_text(total)}); it looks like a ZIP bomb."
+        )
 
 
 def _check_contents(path: Path, members: list[zipfile.ZipInfo]) -> None:
@@ -225,7 +273,10 @@ def _check_contents(path: Path, members: list[zipfile.ZipInfo]) -> None:
                 with archive.open(member) as part:
                     while part.read(_CHUNK):
                         pass
-            except (zipfile.BadZipFile, zlib.error, EOFError, OSError, ValueError) as exc:
+            except (
+                zipfile.BadZipFile, zlib.error, EOFError, OSError, ValueError,
+                NotImplementedError,
+            ) as exc:  # fmt: skip
                 raise InvalidDeckError(
                     f"The file is a damaged ZIP archive: the part {member.filename!r} is "
                     f"damaged ({_damage(exc)}). Save the deck again and upload the new file."

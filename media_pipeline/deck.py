@@ -75,9 +75,8 @@ def validate_deck(path: Path, limits: DeckLimits) -> DeckSummary:
         check_pictures(archive, members, max_pixels=limits.max_image_pixels)
         visible = []
         for number, part in enumerate(slide_parts, start=1):
-            slide = package.xml(part)
             # LibreOffice leaves hidden slides out of the PDF, so they are left out here too.
-            if slide.get("show") in ("0", "false"):
+            if package.root_attribute(part, "show") in ("0", "false"):
                 continue
             visible.append(SlideNotes(number=number, notes=_notes_of(package, part)))
     if not visible:

@@ -27,6 +27,13 @@ class DeckRenderError(PipelineError):
     code = "render_failed"
 
 
+class RenderLimitError(DeckRenderError):
+    """The renderer was stopped by its memory or file-size limit: the deck needs too much."""
+
+    permanent = True
+    code = "render_limit"
+
+
 class SlideCountMismatchError(DeckRenderError):
     """LibreOffice rendered a different number of slides than the deck shows: every time."""
 

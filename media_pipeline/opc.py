@@ -27,8 +27,13 @@ NS = {
 }
 REL_NOTES_SLIDE = "http://schemas.openxmlformats.org/officeDocument/2006/relationships/notesSlide"
 XML_SUFFIXES = (".xml", ".rels", ".vml")
-# The largest slide PowerPoint writes with thousands of shapes is a few MB of XML.
-MAX_XML_PART_BYTES = 50 * MB
+# The largest slide PowerPoint writes with thousands of shapes is a few MB of XML, with
+# some tens of thousands of elements; these bound what parsing one part may cost.
+MAX_XML_PART_BYTES = 20 * MB
+MAX_XML_ELEMENTS = 250_000
+_HEAD_BYTES = 64 * 1024
+_SAFE = {"resolve_entities": False, "no_network": True, "load_dtd": False, "huge_tree": False}
+
 _URI_SCHEME = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*:")
 _DTD_MARKERS = (b"<!DOCTYPE", b"<!ENTITY", b"<\x00!\x00D\x00O\x00C\x00")
 
@@ -43,32 +48,56 @@ class Relationship:
 
 
 class Package:
-    """The parts of an opened .pptx, parsed on demand and kept for the life of the object."""
+    """The parts of an opened .pptx, checked once and parsed again each time they are read.
+
+    Parsed trees are never kept: memory stays at one part's worth however many slides
+    the deck has.
+    """
 
     def __init__(self, archive: zipfile.ZipFile, *, max_xml_depth: int) -> None:
         self.archive = archive
         self.max_xml_depth = max_xml_depth
         self._names = set(archive.namelist())
-        self._parsed: dict[str, etree._Element] = {}
 
     def has(self, name: str) -> bool:
         return name in self._names
 
     def check_all_xml(self) -> None:
-        """Parse every XML part once, so that none reaches LibreOffice malformed or hostile."""
+        """Scan every XML part, so that none reaches LibreOffice malformed or hostile.
+
+        LibreOffice reads a part as XML whatever its name, so any part that looks like text
+        markup is scanned; SVG pictures are left to the sanitizer, which rewrites them.
+        """
         for name in sorted(self._names):
-            if name.lower().endswith(XML_SUFFIXES) and not is_foreign_entry(name):
-                self._parse(name)
+            if is_foreign_entry(name):
+                continue
+            by_name = name.lower().endswith(XML_SUFFIXES)
+            data = self._bounded_read(name) if by_name else self._head(name)
+            if not by_name and (not looks_like_markup(data) or looks_like_svg(data)):
+                continue
+            data = data if by_name else self._bounded_read(name)
+            _scan(name, data, self.max_xml_depth)
+            if name.endswith(".rels"):
+                self._check_relationship_ids(name, data)
 
     def xml(self, name: str) -> etree._Element:
-        if name not in self._parsed:
-            if not self.has(name):
-                raise InvalidDeckError(
-                    f"The deck is incomplete: the part {name} is missing. Save the deck "
-                    "again and upload the new file."
-                )
-            self._parsed[name] = self._parse(name)
-        return self._parsed[name]
+        if not self.has(name):
+            raise InvalidDeckError(
+                f"The deck is incomplete: the part {name} is missing. Save the deck "
+                "again and upload the new file."
+            )
+        data = self._bounded_read(name)
+        _scan(name, data, self.max_xml_depth)
+        return etree.fromstring(data, safe_parser())
+
+    def root_attribute(self, name: str, attribute: str) -> str | None:
+        """Return an attribute of a part's root element, reading no further than that."""
+        events = etree.iterparse(BytesIO(self._bounded_read(name)), events=("start",), **_SAFE)
+        try:
+            _, root = next(events)
+        except (StopIteration, etree.XMLSyntaxError) as exc:
+            raise _malformed(name, exc) from exc
+        return root.get(attribute)
 
     def rels_name(self, part: str) -> str:
         folder, file_name = posixpath.split(part)
@@ -82,16 +111,31 @@ class Package:
         found = {}
         for element in self.xml(rels).iterfind("rel:Relationship", NS):
             target = element.get("Target", "")
-            external = element.get("TargetMode") == "External"
             found[element.get("Id", "")] = Relationship(
                 id=element.get("Id", ""),
                 type=element.get("Type", ""),
                 target=target,
-                part=None if external else resolve_target(part, target),
+                part=resolve_target(part, target) if is_internal(element) else None,
             )
         return found
 
-    def _parse(self, name: str) -> etree._Element:
+    def _check_relationship_ids(self, name: str, data: bytes) -> None:
+        # LibreOffice keeps the first of two relationships with one id, Python the last:
+        # such a file would show different slides from the notes read here.
+        root = etree.fromstring(data, safe_parser())
+        ids = [element.get("Id") for element in root.iter(f"{{{NS['rel']}}}Relationship")]
+        if len(ids) != len(set(ids)):
+            duplicate = next(rel_id for rel_id in ids if ids.count(rel_id) > 1)
+            raise InvalidDeckError(
+                f"The part {name} defines the relationship {duplicate!r} more than once. The "
+                "deck is damaged: save it again and upload the new file."
+            )
+
+    def _head(self, name: str) -> bytes:
+        with self.archive.open(name) as part:
+            return part.read(_HEAD_BYTES)
+
+    def _bounded_read(self, name: str) -> bytes:
         info = self.archive.getinfo(name)
         if info.file_size > MAX_XML_PART_BYTES:
             raise InvalidDeckError(
@@ -105,7 +149,28 @@ class Package:
                 "which PowerPoint never writes and which can hide attacks. Save the deck "
                 "from PowerPoint and upload it again."
             )
-        return _parse_bounded(name, data, self.max_xml_depth)
+        return data
+
+
+def safe_parser() -> etree.XMLParser:
+    """A parser that loads no DTD, expands no entity and opens no URL (one per use)."""
+    return etree.XMLParser(**_SAFE)
+
+
+def is_internal(relationship: etree._Element) -> bool:
+    """True when a relationship targets a package part (LibreOffice's reading of TargetMode).
+
+    LibreOffice treats every TargetMode but "Internal" as external, so anything else is.
+    """
+    return relationship.get("TargetMode", "Internal") == "Internal"
+
+
+def looks_like_markup(data: bytes) -> bool:
+    return data.lstrip(b"\xef\xbb\xbf \t\r\n").startswith(b"<")
+
+
+def looks_like_svg(data: bytes) -> bool:
+    return looks_like_markup(data) and b"<svg" in data[:_HEAD_BYTES].lower()
 
 
 def is_foreign_entry(name: str) -> bool:
@@ -128,36 +193,40 @@ def resolve_target(source_part: str, target: str) -> str | None:
     return normal
 
 
-def _parse_bounded(name: str, data: bytes, max_depth: int) -> etree._Element:
-    depth = deepest = 0
-    root = None
+def _scan(name: str, data: bytes, max_depth: int) -> None:
+    """Parse a part as a stream, in constant memory, checking nesting and element count."""
+    depth = elements = 0
     try:
-        for event, element in etree.iterparse(
-            BytesIO(data),
-            events=("start", "end"),
-            resolve_entities=False,
-            no_network=True,
-            load_dtd=False,
-            huge_tree=False,
-        ):
+        for event, element in etree.iterparse(BytesIO(data), events=("start", "end"), **_SAFE):
             if event == "start":
                 depth += 1
-                deepest = max(deepest, depth)
+                elements += 1
                 if depth > max_depth:
                     raise _too_deep(name, max_depth)
-                root = root if root is not None else element
-            else:
-                depth -= 1
+                if elements > MAX_XML_ELEMENTS:
+                    raise InvalidDeckError(
+                        f"The part {name} has more than {MAX_XML_ELEMENTS:,} XML elements; "
+                        "a slide that busy cannot be rendered. Simplify it and upload it again."
+                    )
+                continue
+            depth -= 1
+            element.clear()
+            while element.getprevious() is not None:
+                del element.getparent()[0]
     except etree.XMLSyntaxError as exc:
         if "depth" in str(exc).lower():
             raise _too_deep(name, max_depth) from exc
-        raise InvalidDeckError(
-            f"The part {name} is not well-formed XML (line {exc.lineno or '?'}). The deck "
-            "is damaged: save it again and upload the new file."
-        ) from exc
-    if root is None:
+        raise _malformed(name, exc) from exc
+    if elements == 0:
         raise InvalidDeckError(f"The part {name} is not well-formed XML: it is empty.")
-    return root
+
+
+def _malformed(name: str, exc: Exception) -> InvalidDeckError:
+    line = getattr(exc, "lineno", None) or "?"
+    return InvalidDeckError(
+        f"The part {name} is not well-formed XML (line {line}). The deck is damaged: save "
+        "it again and upload the new file."
+    )
 
 
 def _too_deep(name: str, max_depth: int) -> InvalidDeckError:

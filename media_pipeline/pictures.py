@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 import warnings
 import zipfile
 
@@ -9,6 +10,8 @@ from PIL import Image, UnidentifiedImageError
 
 from media_pipeline.errors import InvalidDeckError
 
+# Pillow's limit is process-wide: one check at a time, and it is always put back.
+_pillow_limit_lock = threading.Lock()
 _RASTER_SUFFIXES = (".png", ".jpg", ".jpeg", ".jpe", ".gif", ".bmp", ".tif", ".tiff", ".webp")
 
 
@@ -31,7 +34,7 @@ def check_pictures(
 def _declared_size(archive: zipfile.ZipFile, member: zipfile.ZipInfo) -> tuple[int, int]:
     # Pillow only reads the header here; its own bomb guard would refuse before telling us
     # the size, and the limit applied is ours.
-    with archive.open(member) as part, warnings.catch_warnings():
+    with _pillow_limit_lock, archive.open(member) as part, warnings.catch_warnings():
         warnings.simplefilter("ignore", Image.DecompressionBombWarning)
         limit, Image.MAX_IMAGE_PIXELS = Image.MAX_IMAGE_PIXELS, None
         try:

@@ -12,7 +12,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
-from media_pipeline.errors import DeckRenderError
+from media_pipeline.errors import DeckRenderError, RenderLimitError
 from media_pipeline.sandbox import SandboxOptions, sandbox_prefix
 from media_pipeline.tools import StopCheck, find_program, never_stop, run_program, split_evenly
 
@@ -68,6 +68,7 @@ def convert_to_pdf(
         ],
         timeout=options.timeout_seconds,
         error=DeckRenderError,
+        limit_error=RenderLimitError,
         what="LibreOffice (rendering the slides)",
         check=check,
         prefix=sandbox_prefix(options.sandbox, writable=[deck.parent, profile]),
@@ -111,6 +112,7 @@ def rasterize_pdf(
             ],
             timeout=options.timeout_seconds,
             error=DeckRenderError,
+            limit_error=RenderLimitError,
             what="pdftoppm (turning slides into images)",
             check=check,
             prefix=prefix,
@@ -147,8 +149,9 @@ def _page_number(path: Path) -> int:
     return int(path.stem.rsplit("-", 1)[1])
 
 
-# Macros never run and linked content is never updated, even if a link survived the
-# sanitizer; the sandbox is what guarantees it, this keeps LibreOffice from trying.
+# Macros never run and linked content is never updated (Writer: 0 = never; Calc: 1 = never),
+# even if a link survived the sanitizer; the sandbox is what guarantees it, this keeps
+# LibreOffice from trying.
 _LOCKED_DOWN_SETTINGS = """<?xml version="1.0" encoding="UTF-8"?>
 <oor:items xmlns:oor="http://openoffice.org/2001/registry"
  xmlns:xs="http://www.w3.org/2001/XMLSchema"
@@ -156,8 +159,8 @@ _LOCKED_DOWN_SETTINGS = """<?xml version="1.0" encoding="UTF-8"?>
 <item oor:path="/org.openoffice.Office.Common/Security/Scripting"><prop oor:name="MacroSecurityLevel" oor:op="fuse"><value>3</value></prop></item>
 <item oor:path="/org.openoffice.Office.Common/Security/Scripting"><prop oor:name="DisableMacrosExecution" oor:op="fuse"><value>true</value></prop></item>
 <item oor:path="/org.openoffice.Office.Common/Security/Scripting"><prop oor:name="BlockUntrustedRefererLinks" oor:op="fuse"><value>true</value></prop></item>
-<item oor:path="/org.openoffice.Office.Writer/Content/Update"><prop oor:name="Link" oor:op="fuse"><value>2</value></prop></item>
-<item oor:path="/org.openoffice.Office.Calc/Content/Update"><prop oor:name="Link" oor:op="fuse"><value>2</value></prop></item>
+<item oor:path="/org.openoffice.Office.Writer/Content/Update"><prop oor:name="Link" oor:op="fuse"><value>0</value></prop></item>
+<item oor:path="/org.openoffice.Office.Calc/Content/Update"><prop oor:name="Link" oor:op="fuse"><value>1</value></prop></item>
 <item oor:path="/org.openoffice.Office.Common/Misc"><prop oor:name="UseOpenCL" oor:op="fuse"><value>false</value></prop></item>
 </oor:items>
 """  # noqa: E501

@@ -9,6 +9,7 @@ import os
 import shutil
 import signal
 import subprocess
+import threading
 import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -24,6 +25,9 @@ _CHECK_INTERVAL_SECONDS = 0.25
 def never_stop() -> None:
     """A stop check that never asks a step to stop (the default for library callers)."""
 
+
+_running: set[subprocess.Popen[bytes]] = set()
+_running_lock = threading.Lock()
 
 # Raises (any exception) when the work in progress should stop: a cancel, a time limit.
 StopCheck = Callable[[], None]
@@ -89,12 +93,14 @@ def run_program(
     cwd: Path | None = None,
     check: StopCheck = never_stop,
     prefix: Sequence[str] = (),
+    limit_error: type[PipelineError] | None = None,
 ) -> subprocess.CompletedProcess[bytes]:
     """Run a program to completion; on failure or timeout raise `error` with a readable message.
 
     `check` is called a few times a second while the program runs; when it raises, the
     program and everything it started are killed and the exception propagates. `prefix`
-    is a wrapper (a sandbox, resource limits) that runs the program.
+    is a wrapper (a sandbox, resource limits) that runs the program; a program those
+    limits stop (killed by a signal) raises `limit_error` when one is given.
     """
     command = [*prefix, *(str(arg) for arg in args)]
     logger.debug("running %s", " ".join(command))
@@ -112,6 +118,8 @@ def run_program(
     except FileNotFoundError as exc:
         raise ToolMissingError(f"{what} could not start: {command[0]} is not installed.") from exc
     deadline = time.monotonic() + timeout
+    with _running_lock:
+        _running.add(process)
     try:
         while True:
             check()
@@ -131,7 +139,15 @@ def run_program(
         raise
     finally:
         _kill_leftovers(process)
+        with _running_lock:
+            _running.discard(process)
     result = subprocess.CompletedProcess(command, process.returncode, stdout, stderr_bytes)
+    if result.returncode < 0 and limit_error is not None:
+        raise limit_error(
+            f"{what} was stopped: it needed more memory or disk than the limits allow "
+            f"({signal.Signals(-result.returncode).name}). Simplify the deck or use fewer "
+            "or smaller pictures."
+        )
     if result.returncode != 0:
         raise error(f"{what} failed: {_failure_detail(result)}")
     return result
@@ -145,10 +161,20 @@ def _failure_detail(result: subprocess.CompletedProcess[bytes]) -> str:
     return stderr[-1] if stderr else f"exit status {result.returncode}"
 
 
+def kill_running_programs() -> None:
+    """Kill every program this process started and still runs (before it exits hard)."""
+    with _running_lock:
+        running = list(_running)
+    for process in running:
+        _kill_leftovers(process)
+
+
 def _kill_group(process: subprocess.Popen[bytes]) -> None:
     with contextlib.suppress(ProcessLookupError, PermissionError):
         os.killpg(process.pid, signal.SIGKILL)
-    process.communicate()
+    # A descendant that left the group could hold the pipes open: do not wait for it.
+    with contextlib.suppress(subprocess.TimeoutExpired):
+        process.communicate(timeout=5)
 
 
 def _kill_leftovers(process: subprocess.Popen[bytes]) -> None:

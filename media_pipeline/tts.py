@@ -195,6 +195,19 @@ def narrate(
     return Narration(out_wav, target / sample_rate, tuple(cues))
 
 
+def silent_narration(
+    out_wav: Path, *, seconds: float, sample_rate: int, fps: int | Fraction
+) -> Narration:
+    """Return `seconds` of silence (rounded up to whole video frames) written to out_wav."""
+    samples = frame_aligned_length(silence(seconds, sample_rate).size, sample_rate, fps)
+    with wave.open(str(out_wav), "wb") as out:
+        out.setnchannels(1)
+        out.setsampwidth(2)
+        out.setframerate(sample_rate)
+        out.writeframes(np.zeros(samples, dtype=np.int16).tobytes())
+    return Narration(out_wav, samples / sample_rate, ())
+
+
 def speakable_pieces(text: str, max_chars: int) -> list[str]:
     """Return the text's sentences, long ones cut at clause or word boundaries.
 

@@ -65,24 +65,21 @@ def _picture(rel_attr: str) -> str:
 
 def make_linked_picture_deck(path: Path, target: str) -> Path:
     """A slide covered by a picture that is linked (not embedded) to `target`."""
-    source = _one_slide(path.with_suffix(".base.pptx"))
-    with zipfile.ZipFile(source) as deck:
-        slide, rels = deck.read(_SLIDE), deck.read(_SLIDE_RELS)
-    changes = {
-        _SLIDE: _add(slide, _picture('r:link="rIdCanary"')),
-        _SLIDE_RELS: _add_rel(rels, "rIdCanary", "image", target, external=True),
-    }
-    return _rewrite(source, path, changes, {})
+    return _picture_referring_to(path, target, blip='r:link="rIdCanary"', external=True)
 
 
 def make_internal_uri_picture_deck(path: Path, target: str) -> Path:
     """A picture 'embedded' from a part whose name is an absolute URI (no TargetMode)."""
+    return _picture_referring_to(path, target, blip='r:embed="rIdCanary"', external=False)
+
+
+def _picture_referring_to(path: Path, target: str, *, blip: str, external: bool) -> Path:
     source = _one_slide(path.with_suffix(".base.pptx"))
     with zipfile.ZipFile(source) as deck:
         slide, rels = deck.read(_SLIDE), deck.read(_SLIDE_RELS)
     changes = {
-        _SLIDE: _add(slide, _picture('r:embed="rIdCanary"')),
-        _SLIDE_RELS: _add_rel(rels, "rIdCanary", "image", target, external=False),
+        _SLIDE: _add(slide, _picture(blip)),
+        _SLIDE_RELS: _add_rel(rels, "rIdCanary", "image", target, external=external),
     }
     return _rewrite(source, path, changes, {})
 

@@ -12,6 +12,7 @@ A case's name is the name of the function that builds it.
 
 from __future__ import annotations
 
+import base64
 import bz2
 import gzip
 import io
@@ -1147,3 +1148,121 @@ def streamed_zip_with_data_descriptors(folder: Path) -> bytes:
 @rendered(1)
 def zip_with_comment(folder: Path) -> bytes:
     return _zip_bytes(_entries(_deck(folder)), comment=b"Exported by a tool that likes comments")
+
+
+# --- Found in review: what LibreOffice reads differently from a naive reader ------------------
+
+
+@rendered(1, warning="linked")
+def target_mode_spelled_in_lower_case(folder: Path) -> bytes:
+    # LibreOffice reads any TargetMode but "Internal" as external: a path of another job's
+    # files, marked "external", is a local file read.
+    parts = _picture_deck(folder)
+    del parts[_media(parts)]
+    rid = _retarget(parts, SLIDE1, "image", "/etc/hostname", external=False)
+    rels = _rels_name(SLIDE1)
+    parts[rels] = parts[rels].replace(
+        f'Id="{rid}"'.encode(), f'Id="{rid}" TargetMode="external"'.encode()
+    )
+    parts[SLIDE1] = parts[SLIDE1].replace(f'r:embed="{rid}"'.encode(), f'r:link="{rid}"'.encode())
+    return _zip(parts)
+
+
+@rendered(1, warning="linked")
+def relationship_nested_in_a_second_relationships_element(folder: Path) -> bytes:
+    parts = _picture_deck(folder)
+    rels = _rels_name(SLIDE1)
+    nested = (
+        f'<Relationships><Relationship Id="rIdNested" Type="{RT}image" '
+        f'Target="{LOCAL_PORT}/nested.png" TargetMode="External"/></Relationships>'
+    )
+    parts[rels] = parts[rels].replace(b"</Relationships>", nested.encode() + b"</Relationships>")
+    return _zip(parts)
+
+
+def _svg_as_picture(folder: Path, svg: bytes, name: str) -> dict[str, bytes]:
+    parts = _picture_deck(folder)
+    media = _media(parts)
+    del parts[media]
+    parts[f"ppt/media/{name}"] = svg
+    rels = _rels_name(SLIDE1)
+    parts[rels] = parts[rels].replace(
+        f"../media/{media.rsplit('/', 1)[1]}".encode(), f"../media/{name}".encode()
+    )
+    return parts
+
+
+_SVG_READING_A_FILE = (
+    b'<svg xmlns="http://www.w3.org/2000/svg" width="100" height="100">'
+    b'<image href="file:///etc/hostname" width="100" height="100"/></svg>'
+)
+
+
+@rendered(1, warning="linked")
+def svg_picture_named_png(folder: Path) -> bytes:
+    return _zip(_svg_as_picture(folder, _SVG_READING_A_FILE, "image1.png"))
+
+
+@rendered(1, warning="linked")
+def gzipped_svg_picture_named_emf(folder: Path) -> bytes:
+    return _zip(_svg_as_picture(folder, gzip.compress(_SVG_READING_A_FILE), "image1.emf"))
+
+
+@rendered(1, warning="linked")
+def svg_inside_a_data_url_of_an_svg(folder: Path) -> bytes:
+    inner = base64.b64encode(_SVG_READING_A_FILE).decode()
+    outer = (
+        '<svg xmlns="http://www.w3.org/2000/svg" width="100" height="100">'
+        f'<image href="data:image/svg+xml;base64,{inner}" width="100" height="100"/></svg>'
+    )
+    return _zip(_svg_as_picture(folder, outer.encode(), "image1.svg"))
+
+
+@rendered(1, warning="linked")
+def svg_whose_root_is_a_script(folder: Path) -> bytes:
+    return _zip(_svg_as_picture(folder, b"<svg:script xmlns:svg='x'>alert(1)</svg:script>",
+                                "image1.svg"))  # fmt: skip
+
+
+@refused("defines the relationship", "more than once")
+def relationship_id_defined_twice(folder: Path) -> bytes:
+    parts = _deck(folder, TWO_SLIDES)
+    rids = _slide_rids(parts)
+    _relate(parts, "ppt/presentation.xml", rids[1], "slide", "slides/slide1.xml")
+    return _zip(parts)
+
+
+@refused("ZIP entries", "10,000")
+def end_record_declares_a_million_entries(folder: Path) -> bytes:
+    data = bytearray(_zip(_deck(folder)))
+    end = data.rfind(b"PK\x05\x06")
+    struct.pack_into("<HH", data, end + 8, 0xFFFF, 0xFFFF)  # 65,535 entries declared
+    return bytes(data)
+
+
+@refused("compression method")
+def entry_with_compressed_patched_data(folder: Path) -> bytes:
+    parts = _deck(folder)
+    parts[SLIDE1] = Entry(SLIDE1, parts[SLIDE1], flags=0x20)
+    return _zip(parts)
+
+
+@refused("is encrypted")
+def entry_with_strong_encryption_flag(folder: Path) -> bytes:
+    parts = _deck(folder)
+    parts[SLIDE1] = Entry(SLIDE1, parts[SLIDE1], flags=0x40)
+    return _zip(parts)
+
+
+@refused("not well-formed XML", "ppt/slideLayouts/layout1.bin")
+def malformed_xml_part_with_a_binary_name(folder: Path) -> bytes:
+    parts = _deck(folder)
+    parts["ppt/slideLayouts/layout1.bin"] = b"<p:sldLayout><unclosed></p:sldLayout>"
+    return _zip(parts)
+
+
+@refused("more than 250,000 XML elements")
+def slide_with_a_million_empty_elements(folder: Path) -> bytes:
+    parts = _deck(folder)
+    parts[SLIDE1] = parts[SLIDE1].replace(b"</p:cSld>", b"<a:x/>" * 300_000 + b"</p:cSld>")
+    return _zip(parts)
