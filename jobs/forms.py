@@ -7,6 +7,7 @@ from django.conf import settings
 
 from jobs.models import Job
 from jobs.selectors import persona_choices
+from media_pipeline.archive import size_text
 
 
 class JobCreateForm(forms.Form):
@@ -51,7 +52,7 @@ class JobCreateForm(forms.Form):
         limit = settings.SLIDECAST["MAX_UPLOAD_BYTES"]
         if deck.size > limit:
             raise forms.ValidationError(
-                f"The file is {deck.size / 1024**2:.1f} MB; the limit is {limit / 1024**2:.0f} MB."
+                f"The file is {size_text(deck.size, limit)}; the limit is {size_text(limit)}."
             )
         return deck
 
@@ -67,6 +68,5 @@ def oversized_upload_message(request) -> str | None:
     if size <= limit + 64 * 1024:
         return None
     return (
-        f"The upload is larger than the limit of {limit / 1024**2:.0f} MB "
-        f"({size / 1024**2:.1f} MB)."
+        f"The upload is larger than the limit of {size_text(limit)} ({size_text(size, limit)})."
     )

@@ -103,13 +103,22 @@ def _check_declared_entries(path: Path, limits: ArchiveLimits) -> None:
 
 
 def size_text(size: int, compared_to: int | None = None) -> str:
-    """Return a size in MB, precise enough to tell it apart from `compared_to`."""
-    if size % MB == 0:
-        return f"{size // MB} MB"
-    text = f"{size / MB:.2f} MB"
-    if compared_to is not None and text == f"{compared_to / MB:.2f} MB":
-        return f"{size:,} bytes"
-    return text
+    """Return a size in MB (or KB), precise enough to tell it apart from `compared_to`."""
+    if compared_to is not None and compared_to != size:
+        unit = MB if max(size, compared_to) >= MB else 1024
+        if f"{size / unit:.2f}" == f"{compared_to / unit:.2f}":
+            return f"{size:,} bytes"
+    return _rounded_size(size)
+
+
+def _rounded_size(size: int) -> str:
+    for unit, name in ((MB, "MB"), (1024, "KB")):
+        if size >= unit or unit == 1024:
+            if size % unit == 0:
+                return f"{size // unit:,} {name}"
+            if size >= unit:
+                return f"{size / unit:,.2f} {name}"
+    return f"{size:,} bytes"
 
 
 def _not_a_deck_message(path: Path, head: bytes) -> str:

@@ -49,7 +49,7 @@ def test_upload_form_refuses_files_over_the_limit_at_once(client, user, persona,
     upload = ContentFile(b"x" * 4096, name="big.pptx")
     response = post_upload(client, persona, upload)
     assert response.status_code == 400
-    assert "the limit is 0 MB" in response.content.decode()
+    assert "The file is 4 KB; the limit is 1 KB." in response.content.decode()
 
 
 @pytest.mark.django_db(transaction=True)
@@ -118,7 +118,7 @@ def test_upload_declared_larger_than_the_limit_is_refused_before_reading(client,
         content_type="multipart/form-data; boundary=BoUnDaRy",
     )
     assert response.status_code == 413
-    assert "larger than the limit of 0 MB" in response.content.decode()
+    assert "larger than the limit of 1 KB (195.31 KB)" in response.content.decode()
 
 
 def test_persona_disabled_after_the_form_was_shown_is_a_form_error(
