@@ -56,16 +56,19 @@ def stop_check(context: JobContext, *, doing: str) -> StopCheck:
     down does not stop steps: they finish within the shutdown grace time.
     """
     limits = settings.WORKER_LIMITS
-    budget = limits["TASK_TIME_LIMIT_SECONDS"] - limits["TASK_SOFT_LIMIT_MARGIN_SECONDS"]
-    deadline = context.start_timestamp + max(budget, 0.5)
+    margin = limits["TASK_SOFT_LIMIT_MARGIN_SECONDS"]
+    hard_limit = limits["TASK_TIME_LIMIT_SECONDS"]
+    budget = hard_limit - margin
+    # A margin of 0 turns the soft limit off: only the worker's hard limit applies.
+    deadline = context.start_timestamp + max(budget, 0.5) if margin else float("inf")
 
     def check() -> None:
         if context.abort_reason() == AbortReason.USER_REQUEST:
             raise JobAborted(f"stopped while {doing}: the job was cancelled")
         if time.time() > deadline:
             raise TimeLimitReached(
-                f"Slidecast stopped {doing} at the time limit of {budget:g} seconds "
-                "(SLIDECAST_TASK_TIME_LIMIT_SECONDS). Use a shorter deck or fewer slides."
+                f"Slidecast stopped {doing} as it neared the time limit of {hard_limit:g} "
+                "seconds (SLIDECAST_TASK_TIME_LIMIT_SECONDS). Use a shorter deck or fewer slides."
             )
 
     return check

@@ -32,7 +32,9 @@ def test_a_task_near_its_time_limit_stops_itself_and_says_why(
     [job] = run_worker([job.id], timeout=90)
     assert job.status == Job.Status.FAILED
     assert job.error_code == "time_limit"
-    assert job.error.startswith("Slide 1: Slidecast stopped narrating a slide at the time limit")
+    assert job.error.startswith(
+        "Slide 1: Slidecast stopped narrating a slide as it neared the time limit of 12 "
+    )
     queued = ProcrastinateJob.objects.get(task_name="slidecast.narrate_slide")
     assert (queued.status, queued.attempts) == ("failed", 1)  # the same input is not retried
     assert list(work_dir.glob("slidecast-narrate-*")) == []

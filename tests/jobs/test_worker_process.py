@@ -77,8 +77,7 @@ def test_task_over_its_time_limit_stops_the_worker_and_is_handed_back(
     )
     worker = start_worker_process(
         SLIDECAST_TASK_TIME_LIMIT_SECONDS="1",
-        # The soft limit falls together with the hard one: the step only notices it after
-        # the sentence it is speaking, so the watchdog's hard limit acts first.
+        # No soft limit: this is about the hard one, for steps that cannot stop themselves.
         SLIDECAST_TASK_SOFT_LIMIT_MARGIN_SECONDS="0",
         SLIDECAST_WORKER_SHUTDOWN_GRACE_SECONDS="0.5",
         SLIDECAST_LOG_LEVEL="INFO",
@@ -88,10 +87,5 @@ def test_task_over_its_time_limit_stops_the_worker_and_is_handed_back(
     log = worker.log_path.read_text()
     assert "over its time limit of 1 s" in log
     queued = ProcrastinateJob.objects.filter(args__job_id=str(job.id))
-    # The task either stopped itself at its soft limit (failing the job with the reason),
-    # or is left for the rescue to hand back.
-    statuses = set(queued.values_list("status", flat=True))
-    assert statuses <= {"succeeded", "doing", "todo", "failed"}
-    if "failed" in statuses:
-        job.refresh_from_db()
-        assert job.error_code == "time_limit", job.error
+    # The task either finished during the grace time or is left for the rescue to hand back.
+    assert set(queued.values_list("status", flat=True)) <= {"succeeded", "doing", "todo"}

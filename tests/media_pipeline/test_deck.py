@@ -64,7 +64,8 @@ def test_deck_with_zero_slides_is_refused(tmp_path: Path):
 
 def test_file_over_the_size_limit_is_refused(real_deck: Path):
     limits = DeckLimits(max_file_bytes=10_000)
-    with pytest.raises(InvalidDeckError, match=r"The file is \d+\.\d\d KB; the limit is 9\.77 KB\."):
+    expected = r"The file is \d+\.\d\d KB; the limit is 9\.77 KB\."
+    with pytest.raises(InvalidDeckError, match=expected):
         validate_deck(real_deck, limits)
 
 
