@@ -67,6 +67,4 @@ def oversized_upload_message(request) -> str | None:
     # The deck plus room for the other form fields and multipart boundaries.
     if size <= limit + 64 * 1024:
         return None
-    return (
-        f"The upload is larger than the limit of {size_text(limit)} ({size_text(size, limit)})."
-    )
+    return f"The upload is larger than the limit of {size_text(limit)} ({size_text(size, limit)})."
