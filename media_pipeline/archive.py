@@ -91,15 +91,38 @@ def _check_declared_entries(path: Path, limits: ArchiveLimits) -> None:
     found = tail.rfind(b"PK\x05\x06")
     if found < 0 or len(tail) < found + 22:
         return  # zipfile reports the damage itself
-    (declared,) = struct.unpack_from("<H", tail, found + 10)
+    declared, directory_size = struct.unpack_from("<HL", tail, found + 10)
+    directory_end = found
     zip64 = tail.rfind(b"PK\x06\x06", 0, found)
-    if declared == 0xFFFF and zip64 >= 0 and len(tail) >= zip64 + 40:
-        (declared,) = struct.unpack_from("<Q", tail, zip64 + 32)
-    if declared > limits.max_entries:
+    if declared == 0xFFFF and zip64 >= 0 and len(tail) >= zip64 + 48:
+        declared, directory_size = struct.unpack_from("<QQ", tail, zip64 + 32)
+        directory_end = zip64
+    # zipfile walks the directory by its size, not by the declared count: count it too.
+    directory_start = end - len(tail) + directory_end - directory_size
+    counted = _count_directory_records(path, directory_start, limits.max_entries + 1)
+    entries = max(declared, counted)
+    if entries > limits.max_entries:
         raise InvalidDeckError(
-            f"The file has {declared:,} ZIP entries; the limit is {limits.max_entries:,}. "
+            f"The file has {entries:,} ZIP entries; the limit is {limits.max_entries:,}. "
             "A PowerPoint deck has far fewer parts."
         )
+
+
+def _count_directory_records(path: Path, start: int, stop_at: int) -> int:
+    """Return how many central-directory records follow `start`, counting up to stop_at."""
+    if start < 0:
+        return 0
+    count = 0
+    with path.open("rb") as handle:
+        handle.seek(start)
+        while count < stop_at:
+            header = handle.read(46)
+            if len(header) < 46 or not header.startswith(b"PK\x01\x02"):
+                break
+            name, extra, comment = struct.unpack_from("<HHH", header, 28)
+            handle.seek(name + extra + comment, 1)
+            count += 1
+    return count
 
 
 def size_text(size: int, compared_to: int | None = None) -> str:
@@ -124,7 +147,7 @@ def _rounded_size(size: int) -> str:
 def _not_a_deck_message(path: Path, head: bytes) -> str:
     if head.startswith(_CFB_MAGIC):
         return _compound_file_message(path)
-    if zipfile.is_zipfile(path):
+    if _is_zip(path):
         # A PDF/ZIP polyglot, or an installer with an archive appended: whatever reads
         # the file first decides what it is, so such files are never decks.
         return (
@@ -136,6 +159,13 @@ def _not_a_deck_message(path: Path, head: bytes) -> str:
     if head.startswith(b"PK"):
         return "The file is a damaged ZIP archive and cannot be read as a PowerPoint deck."
     return "The file is not a PowerPoint deck (.pptx): it is not a ZIP archive."
+
+
+def _is_zip(path: Path) -> bool:
+    try:
+        return zipfile.is_zipfile(path)
+    except Exception:  # zipfile raises several kinds on hostile end records
+        return False
 
 
 def _compound_file_message(path: Path) -> str:

@@ -28,7 +28,8 @@ NS = {
 REL_NOTES_SLIDE = "http://schemas.openxmlformats.org/officeDocument/2006/relationships/notesSlide"
 XML_SUFFIXES = (".xml", ".rels", ".vml")
 # The largest slide PowerPoint writes with thousands of shapes is a few MB of XML, with
-# some tens of thousands of elements; these bound what parsing one part may cost.
+# some tens of thousands of elements; these bound what parsing one part may cost (the
+# element count applies to the parts read into a tree: presentation, relationships, notes).
 MAX_XML_PART_BYTES = 20 * MB
 MAX_XML_ELEMENTS = 250_000
 _HEAD_BYTES = 64 * 1024
@@ -87,7 +88,8 @@ class Package:
                 "again and upload the new file."
             )
         data = self._bounded_read(name)
-        _scan(name, data, self.max_xml_depth)
+        # A part read into a tree here costs memory per element: those are bounded too.
+        _scan(name, data, self.max_xml_depth, max_elements=MAX_XML_ELEMENTS)
         return etree.fromstring(data, safe_parser())
 
     def root_attribute(self, name: str, attribute: str) -> str | None:
@@ -166,11 +168,28 @@ def is_internal(relationship: etree._Element) -> bool:
 
 
 def looks_like_markup(data: bytes) -> bool:
+    if data.startswith((b"\xff\xfe", b"\xfe\xff", b"<\x00", b"\x00<")):
+        return True  # UTF-16, which XML parsers (LibreOffice's too) read as well as UTF-8
     return data.lstrip(b"\xef\xbb\xbf \t\r\n").startswith(b"<")
 
 
+RASTER_MAGIC = (b"\x89PNG", b"\xff\xd8\xff", b"GIF8", b"BM", b"II*\x00", b"MM\x00*", b"RIFF")
+
+
 def looks_like_svg(data: bytes) -> bool:
-    return looks_like_markup(data) and b"<svg" in data[:_HEAD_BYTES].lower()
+    """True when LibreOffice would take the part for an SVG picture.
+
+    It looks for "<svg" in the first bytes, whatever the encoding around it, so any part
+    that is not a known raster picture and holds those bytes early counts.
+    """
+    head = data[:_HEAD_BYTES]
+    if head.startswith(RASTER_MAGIC):
+        return False
+    if b"<svg" in head[:4096].lower():
+        return True
+    if head.startswith((b"\xff\xfe", b"\xfe\xff", b"<\x00", b"\x00<")):
+        return "<svg" in head.decode("utf-16", "ignore").lower()
+    return looks_like_markup(head) and b"<svg" in head.lower()
 
 
 def is_foreign_entry(name: str) -> bool:
@@ -193,8 +212,8 @@ def resolve_target(source_part: str, target: str) -> str | None:
     return normal
 
 
-def _scan(name: str, data: bytes, max_depth: int) -> None:
-    """Parse a part as a stream, in constant memory, checking nesting and element count."""
+def _scan(name: str, data: bytes, max_depth: int, *, max_elements: int | None = None) -> None:
+    """Parse a part as a stream, in constant memory, checking nesting (and element count)."""
     depth = elements = 0
     try:
         for event, element in etree.iterparse(BytesIO(data), events=("start", "end"), **_SAFE):
@@ -203,16 +222,19 @@ def _scan(name: str, data: bytes, max_depth: int) -> None:
                 elements += 1
                 if depth > max_depth:
                     raise _too_deep(name, max_depth)
-                if elements > MAX_XML_ELEMENTS:
+                if max_elements is not None and elements > max_elements:
                     raise InvalidDeckError(
-                        f"The part {name} has more than {MAX_XML_ELEMENTS:,} XML elements; "
-                        "a slide that busy cannot be rendered. Simplify it and upload it again."
+                        f"The part {name} has more than {max_elements:,} XML elements; a deck "
+                        "that busy cannot be read. Simplify it and upload it again."
                     )
                 continue
             depth -= 1
             element.clear()
-            while element.getprevious() is not None:
-                del element.getparent()[0]
+            parent = element.getparent()
+            # Siblings already seen are dropped; comments or instructions before the root
+            # have no parent to drop them from.
+            while parent is not None and element.getprevious() is not None:
+                del parent[0]
     except etree.XMLSyntaxError as exc:
         if "depth" in str(exc).lower():
             raise _too_deep(name, max_depth) from exc

@@ -11,6 +11,8 @@ treatment. What was dropped is reported so the job can tell its owner.
 
 from __future__ import annotations
 
+import base64
+import binascii
 import io
 import posixpath
 import re
@@ -25,9 +27,10 @@ from lxml import etree
 from media_pipeline.opc import (
     MAX_XML_PART_BYTES,
     NS,
+    RASTER_MAGIC,
     is_foreign_entry,
     is_internal,
-    looks_like_markup,
+    looks_like_svg,
     resolve_target,
     safe_parser,
 )
@@ -44,10 +47,16 @@ _LINK_KINDS = {
     "package": "a linked embedded file",
 }
 _RASTER_DATA_URL = re.compile(r"^data:image/(png|jpe?g|gif|webp|bmp)[;,]", re.IGNORECASE)
-_CSS_URL = re.compile(r"url\(\s*['\"]?(?!#)", re.IGNORECASE)
+_CSS_URL = re.compile(r"url\(\s*(?!['\"]?\s*#)", re.IGNORECASE)
 _SVG_DROPPED_TAGS = {"script", "foreignObject", "include", "iframe", "audio", "video"}
 _GZIP = b"\x1f\x8b"
 _EMPTY_SVG = b'<svg xmlns="http://www.w3.org/2000/svg"/>'
+_EMPTY_RELATIONSHIPS = (
+    b'<Relationships xmlns="http://schemas.openxmlformats.org/package/2006/relationships"/>'
+)
+# An Office file embedded in a deck is sanitized in memory: larger ones are left out.
+MAX_EMBEDDED_BYTES = 50 * 1024 * 1024
+_MAX_EMBEDDED_ENTRIES = 2_000
 _HEAD = 64 * 1024
 # An Office file embedded in a deck may embed another; deeper than this is dropped.
 _MAX_NESTING = 2
@@ -95,16 +104,20 @@ def _rewritten_part(
     with archive.open(info) as part:
         head = part.read(_HEAD)
     if head.startswith(_GZIP):
-        head = _gunzip(archive.read(info), limit=_HEAD)
-    if _is_svg(head):
+        with archive.open(info) as part:
+            head = _gunzip(part.read(MAX_XML_PART_BYTES), limit=_HEAD)
+    if looks_like_svg(head):
         return _embedded_svg(info, archive, removed)
-    if head.startswith(b"PK\x03\x04") and info.file_size <= MAX_XML_PART_BYTES * 5:
+    if head.startswith(b"PK\x03\x04"):
         return _embedded_package(info, archive, removed, depth=depth)
     return None
 
 
 def _local_relationships(rels_name: str, archive: zipfile.ZipFile, removed: list[str]) -> bytes:
     """Return the relationships rebuilt from scratch, keeping only those inside the package."""
+    if archive.getinfo(rels_name).file_size > MAX_XML_PART_BYTES:
+        removed.append(f"relationships too large to check ({rels_name})")
+        return _EMPTY_RELATIONSHIPS
     root = etree.fromstring(archive.read(rels_name), safe_parser())
     owner = _owner_part(rels_name)
     clean = etree.Element(_RELATIONSHIP.replace("Relationship", "Relationships"),
@@ -112,13 +125,18 @@ def _local_relationships(rels_name: str, archive: zipfile.ZipFile, removed: list
     for relationship in root.iter(_RELATIONSHIP):
         target = relationship.get("Target", "")
         kind = relationship.get("Type", "")
+        attributes = {"Id": relationship.get("Id", ""), "Type": kind, "Target": target}
+        # LibreOffice also reads relationships nested deeper; a package never has them.
         direct = relationship.getparent() is root
         if direct and is_internal(relationship) and resolve_target(owner, target) is not None:
-            etree.SubElement(
-                clean, _RELATIONSHIP, Id=relationship.get("Id", ""), Type=kind, Target=target
-            )
-        elif kind != _HYPERLINK:
-            removed.append(f"{_describe(kind)} ({_shorten(target)}) in {owner or 'the package'}")
+            etree.SubElement(clean, _RELATIONSHIP, attributes)
+            continue
+        if direct and kind == _HYPERLINK:
+            # A hyperlink is only followed when clicked, never while rendering; keeping it
+            # keeps the linked text's look.
+            etree.SubElement(clean, _RELATIONSHIP, attributes, TargetMode="External")
+            continue
+        removed.append(f"{_describe(kind)} ({_shorten(target)}) in {owner or 'the package'}")
     return etree.tostring(clean, xml_declaration=True, encoding="UTF-8", standalone=True)
 
 
@@ -133,12 +151,6 @@ def _describe(relationship_type: str) -> str:
     return _LINK_KINDS.get(tail, f"a linked {tail or 'object'}")
 
 
-def _is_svg(head: bytes) -> bool:
-    # LibreOffice recognises pictures by their content, not their names: markup with
-    # "<svg" near its start is an SVG picture to it, whatever the root element.
-    return looks_like_markup(head) and b"<svg" in head.lower()
-
-
 def _gunzip(data: bytes, *, limit: int) -> bytes:
     try:
         return zlib.decompressobj(wbits=31).decompress(data, limit)
@@ -148,14 +160,17 @@ def _gunzip(data: bytes, *, limit: int) -> bytes:
 
 def _embedded_svg(info: zipfile.ZipInfo, archive: zipfile.ZipFile, removed: list[str]) -> bytes:
     name = info.filename
-    data = archive.read(info)
+    with archive.open(info) as part:
+        data = part.read(MAX_XML_PART_BYTES + 1)
     if data.startswith(_GZIP):
         data = _gunzip(data, limit=MAX_XML_PART_BYTES + 1)
     if len(data) > MAX_XML_PART_BYTES:
         removed.append(f"an SVG picture too large to check ({name})")
         return _EMPTY_SVG
     try:
-        root = etree.fromstring(data, safe_parser())
+        # Drawing programs write styles as internal entities (&st0;): expand those, which
+        # libxml2 bounds against amplification; external ones are never loaded.
+        root = etree.fromstring(data, _svg_parser())
     except etree.XMLSyntaxError:
         removed.append(f"an unreadable SVG picture ({name})")
         return _EMPTY_SVG
@@ -165,6 +180,13 @@ def _embedded_svg(info: zipfile.ZipInfo, archive: zipfile.ZipFile, removed: list
     dropped = _strip_svg_references(root)
     removed.extend(f"a reference in the SVG picture {name} ({item})" for item in dropped)
     return etree.tostring(root, xml_declaration=True, encoding="UTF-8")
+
+
+def _svg_parser() -> etree.XMLParser:
+    return etree.XMLParser(
+        resolve_entities="internal", no_network=True, load_dtd=False, huge_tree=False,
+        remove_pis=True, remove_comments=True,
+    )  # fmt: skip
 
 
 def _strip_svg_references(root: etree._Element) -> list[str]:
@@ -182,49 +204,60 @@ def _strip_svg_references(root: etree._Element) -> list[str]:
             if (is_href and not _embedded_reference(value)) or _CSS_URL.search(value):
                 dropped.append(_shorten(value))
                 del element.attrib[attribute]
-        if local == "style" and element.text and ("@import" in element.text or
-                                                   _CSS_URL.search(element.text)):  # fmt: skip
+        css = "".join(element.itertext()) if local == "style" else ""
+        if "@import" in css or _CSS_URL.search(css):
             dropped.append("a style sheet with external references")
-            element.text = ""
+            element.clear()
     return dropped
 
 
 def _embedded_reference(value: str) -> bool:
     # Fragments point inside the picture; only raster pictures may be embedded as data
-    # (an SVG in a data URL would be a second picture, with references of its own).
+    # (an SVG in a data URL would be a second picture, with references of its own), and
+    # they are judged by their bytes, as LibreOffice judges them, not by their label.
     value = value.strip()
-    return value.startswith("#") or bool(_RASTER_DATA_URL.match(value))
+    if value.startswith("#"):
+        return True
+    if not _RASTER_DATA_URL.match(value):
+        return False
+    header, _, payload = value.partition(",")
+    try:
+        head = base64.b64decode(payload[:64], validate=False) if ";base64" in header else b""
+    except (binascii.Error, ValueError):
+        return False
+    return head.startswith(RASTER_MAGIC)
 
 
 def _embedded_package(
     info: zipfile.ZipInfo, archive: zipfile.ZipFile, removed: list[str], *, depth: int
-) -> bytes | None:
-    """Return an embedded Office file with the same treatment, or None to copy it as is."""
-    data = archive.read(info)
-    try:
-        inner = zipfile.ZipFile(io.BytesIO(data))
-        names = set(inner.namelist())
-    except (zipfile.BadZipFile, ValueError, EOFError):
-        return None  # not an archive LibreOffice can open as a package either
-    if "[Content_Types].xml" not in names:
-        if "mimetype" in names:
-            # OpenDocument links live in its content, not in relationships: LibreOffice
-            # shows the object's preview picture instead.
-            removed.append(f"an embedded OpenDocument file ({info.filename})")
-            return b""
-        return None
-    if depth >= _MAX_NESTING:
-        removed.append(f"an embedded file nested too deeply ({info.filename})")
+) -> bytes:
+    """Return an embedded Office file given the same treatment, or nothing in its place.
+
+    LibreOffice shows an embedded object's preview picture when the object itself is
+    missing, so whatever cannot be checked within bounds is left out rather than kept.
+    """
+    name = info.filename
+    if info.file_size > MAX_EMBEDDED_BYTES or depth >= _MAX_NESTING:
+        removed.append(f"an embedded file too large or nested too deeply to check ({name})")
         return b""
-    buffer = io.BytesIO()
-    inner_removed: list[str] = []
     try:
+        inner = zipfile.ZipFile(io.BytesIO(archive.read(info)))
+        entries = inner.infolist()
+        names = {entry.filename for entry in entries}
+        if "mimetype" in names or "[Content_Types].xml" not in names:
+            # OpenDocument files keep links in their content, not in relationships.
+            raise ValueError("not an Office Open XML package")
+        unpacked = sum(entry.file_size for entry in entries)
+        if len(entries) > _MAX_EMBEDDED_ENTRIES or unpacked > MAX_EMBEDDED_BYTES:
+            raise ValueError("too large to check")
+        buffer = io.BytesIO()
+        inner_removed: list[str] = []
         with inner, zipfile.ZipFile(buffer, "w") as copy:
             _copy_package(inner, copy, inner_removed, depth=depth + 1)
-    except (zipfile.BadZipFile, zlib.error, etree.XMLSyntaxError, EOFError, ValueError):
-        removed.append(f"an unreadable embedded file ({info.filename})")
+    except Exception:  # whatever an embedded file does wrong, it is left out
+        removed.append(f"an embedded file that could not be checked ({name})")
         return b""
-    removed.extend(f"{line}, inside the embedded file {info.filename}" for line in inner_removed)
+    removed.extend(f"{line}, inside the embedded file {name}" for line in inner_removed)
     return buffer.getvalue()
 
 

@@ -142,23 +142,34 @@ def run_program(
         with _running_lock:
             _running.discard(process)
     result = subprocess.CompletedProcess(command, process.returncode, stdout, stderr_bytes)
-    if result.returncode < 0 and limit_error is not None:
+    if result.returncode == 0:
+        return result
+    # Tool output names temporary paths and internals: operators read it in the log, users
+    # get a sentence of their own.
+    logger.warning(
+        "%s exited with status %s: %s",
+        what, result.returncode, result.stderr.decode("utf-8", "replace").strip()[-2000:],
+    )  # fmt: skip
+    killed_by = _killing_signal(result.returncode, wrapped=bool(prefix))
+    if killed_by is not None and limit_error is not None:
         raise limit_error(
             f"{what} was stopped: it needed more memory or disk than the limits allow "
-            f"({signal.Signals(-result.returncode).name}). Simplify the deck or use fewer "
-            "or smaller pictures."
+            f"({killed_by}). Simplify the deck or use fewer or smaller pictures."
         )
-    if result.returncode != 0:
-        raise error(f"{what} failed: {_failure_detail(result)}")
-    return result
+    if killed_by is not None:
+        raise error(f"{what} failed: it was stopped by {killed_by} (out of memory or a limit).")
+    raise error(f"{what} failed (exit status {result.returncode}).")
 
 
-def _failure_detail(result: subprocess.CompletedProcess[bytes]) -> str:
-    if result.returncode < 0:
-        name = signal.Signals(-result.returncode).name
-        return f"it was stopped by {name} (out of memory or a resource limit)"
-    stderr = result.stderr.decode("utf-8", "replace").strip().splitlines()
-    return stderr[-1] if stderr else f"exit status {result.returncode}"
+def _killing_signal(returncode: int, *, wrapped: bool) -> str | None:
+    """Return the name of the signal that ended a program, if one did."""
+    number = -returncode if returncode < 0 else None
+    if number is None and wrapped and 128 < returncode < 160:
+        number = returncode - 128  # a wrapper (bwrap, prlimit) reports its child's signal so
+    try:
+        return signal.Signals(number).name if number else None
+    except ValueError:
+        return None
 
 
 def kill_running_programs() -> None:

@@ -1261,8 +1261,86 @@ def malformed_xml_part_with_a_binary_name(folder: Path) -> bytes:
     return _zip(parts)
 
 
-@refused("more than 250,000 XML elements")
-def slide_with_a_million_empty_elements(folder: Path) -> bytes:
+@refused("more than 250,000 XML elements", NOTES1)
+def notes_with_300_thousand_empty_elements(folder: Path) -> bytes:
+    # Notes are read into a tree here, so their size in elements is bounded too.
     parts = _deck(folder)
-    parts[SLIDE1] = parts[SLIDE1].replace(b"</p:cSld>", b"<a:x/>" * 300_000 + b"</p:cSld>")
+    parts[NOTES1] = parts[NOTES1].replace(b"</p:cSld>", b"<a:x/>" * 300_000 + b"</p:cSld>")
     return _zip(parts)
+
+
+# --- Found in the second review ------------------------------------------------------------
+
+
+@rendered(1)
+def comment_before_the_root_of_content_types(folder: Path) -> bytes:
+    parts = _deck(folder)
+    types = parts["[Content_Types].xml"]
+    parts["[Content_Types].xml"] = types.replace(b"?>", b"?><!-- saved by a tool -->", 1)
+    return _zip(parts)
+
+
+@rendered(1)
+def custom_xml_part_with_a_processing_instruction(folder: Path) -> bytes:
+    # SharePoint and OneDrive write these into decks they store.
+    parts = _deck(folder)
+    parts["customXml/item1.xml"] = (
+        b'<?xml version="1.0"?><?mso-contentType?><FormTemplates xmlns="http://x"/>'
+    )
+    return _zip(parts)
+
+
+@rendered(1, warning="linked")
+def embedded_workbook_with_an_encrypted_entry(folder: Path) -> bytes:
+    parts = _deck(folder)
+    inner = _zip(
+        {"[Content_Types].xml": b"<Types/>"},
+        Entry("xl/workbook.xml", b"<workbook/>", flags=0x1),
+    )
+    parts["ppt/embeddings/Microsoft_Excel_Worksheet.xlsx"] = inner
+    return _zip(parts)
+
+
+@rendered(1)
+def svg_with_a_quoted_fragment_gradient(folder: Path) -> bytes:
+    svg = (
+        b'<svg xmlns="http://www.w3.org/2000/svg" width="100" height="100"><defs>'
+        b'<linearGradient id="g"><stop offset="0" stop-color="red"/></linearGradient></defs>'
+        b"<style>.a{fill:url('#g')}</style>"
+        b'<rect class="a" width="100" height="100" fill="url(\'#g\')"/></svg>'
+    )
+    return _zip(_svg_as_picture(folder, svg, "image1.svg"))
+
+
+@rendered(1)
+def svg_with_entity_styles_as_illustrator_writes_them(folder: Path) -> bytes:
+    svg = (
+        b'<?xml version="1.0"?><!DOCTYPE svg [<!ENTITY st0 "fill:#336699;">]>'
+        b'<svg xmlns="http://www.w3.org/2000/svg" width="100" height="100">'
+        b'<rect style="&st0;" width="100" height="100"/></svg>'
+    )
+    return _zip(_svg_as_picture(folder, svg, "image1.svg"))
+
+
+@rendered(1, warning="linked")
+def svg_data_url_labelled_png_holding_an_svg(folder: Path) -> bytes:
+    inner = base64.b64encode(_SVG_READING_A_FILE).decode()
+    outer = (
+        '<svg xmlns="http://www.w3.org/2000/svg" width="100" height="100">'
+        f'<image href="data:image/png;base64,{inner}" width="100" height="100"/></svg>'
+    )
+    return _zip(_svg_as_picture(folder, outer.encode(), "image1.svg"))
+
+
+@rendered(1, warning="linked")
+def utf16_svg_picture_named_png(folder: Path) -> bytes:
+    svg = _SVG_READING_A_FILE.decode().encode("utf-16")
+    return _zip(_svg_as_picture(folder, svg, "image1.png"))
+
+
+@refused("ZIP entries", "10,000")
+def directory_longer_than_its_declared_count(folder: Path) -> bytes:
+    data = bytearray(_zip_bytes([Entry(f"x/{n}.xml", b"<x/>") for n in range(10_001)]))
+    end = data.rfind(b"PK\x05\x06")
+    struct.pack_into("<HH", data, end + 8, 1, 1)  # declares one entry
+    return bytes(data)

@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 
 from media_pipeline.deck import DeckLimits, validate_deck
-from media_pipeline.errors import DeckRenderError
+from media_pipeline.errors import DeckRenderError, RenderLimitError
 from media_pipeline.render import RenderOptions, render_slides
 from media_pipeline.sandbox import SandboxOptions, sandbox_mode, sandbox_prefix
 from media_pipeline.sanitize import sanitize_deck
@@ -129,8 +129,13 @@ def test_the_sandbox_alone_stops_requests_and_file_reads(tmp_path, canary, pictu
 def test_sandboxed_program_over_its_memory_limit_is_stopped_with_a_clear_message(tmp_path):
     prefix = sandbox_prefix(SandboxOptions(memory_bytes=300 * 1024**2), writable=[tmp_path])
     hog = ["/usr/bin/python3", "-c", "b = bytearray(1024 ** 3)"]
-    with pytest.raises(DeckRenderError, match="hog failed: .*MemoryError"):
+    with pytest.raises(DeckRenderError, match=r"^hog failed \(exit status 1\)\.$"):
         run_program(hog, timeout=30, error=DeckRenderError, what="hog", prefix=prefix)
+    # A program the limit kills outright is a limit the deck hit: not worth a retry.
+    crasher = ["/usr/bin/python3", "-c", "import os, signal; os.kill(os.getpid(), signal.SIGSEGV)"]
+    with pytest.raises(RenderLimitError, match="needed more memory or disk.*SIGSEGV"):
+        run_program(crasher, timeout=30, error=DeckRenderError, what="crasher", prefix=prefix,
+                    limit_error=RenderLimitError)  # fmt: skip
 
 
 def test_a_stop_request_kills_the_program_and_its_children_at_once(tmp_path):
