@@ -235,7 +235,12 @@ def _give_up(queue_job: QueueJob) -> None:
         cursor.execute("SELECT procrastinate_finish_job_v1(%s, 'failed', false)", [queue_job.id])
         job_id = (queue_job.task_kwargs or {}).get("job_id")
         if _is_uuid(job_id):
-            services.job_fail(job_id=str(job_id), message=message, code="worker_lost")
+            # A lost assembly may since have been replaced by a newer one: only its own claim
+            # may fail the job.
+            claim = queue_job.id if queue_job.task_name == "slidecast.assemble" else None
+            services.job_fail(
+                job_id=str(job_id), message=message, code="worker_lost", assembly_claim=claim
+            )
     dead_letter_record(
         queue_job=queue_job,
         exception=RuntimeError(message),

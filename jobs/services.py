@@ -249,20 +249,32 @@ def job_complete(
     return completed == 1
 
 
-def job_fail(*, job_id: str, message: str, code: str, slide_id: int | None = None) -> bool:
-    """Store a readable reason and end the job as failed, unless it had already ended."""
+def job_fail(
+    *,
+    job_id: str,
+    message: str,
+    code: str,
+    slide_id: int | None = None,
+    assembly_claim: int | None = None,
+) -> bool:
+    """Store a readable reason and end the job as failed, unless it had already ended.
+
+    An assembly task gives its `assembly_claim`: a stale one (the job was retried and a
+    newer assembly holds it, or will) cannot fail the job.
+    """
     with transaction.atomic():
         if slide_id is not None:
             Slide.objects.filter(id=slide_id).update(status=Slide.Status.FAILED, error=message)
-        failed = (
-            Job.objects.filter(id=job_id)
-            .exclude(status__in=Job.FINISHED)
-            .update(
-                status=Job.Status.FAILED,
-                error=message,
-                error_code=code,
-                finished_at=timezone.now(),
+        unfinished = Job.objects.filter(id=job_id).exclude(status__in=Job.FINISHED)
+        if assembly_claim is not None:
+            unfinished = unfinished.filter(
+                ~Q(status=Job.Status.ASSEMBLING_VIDEO) | Q(assembly_claim=assembly_claim)
             )
+        failed = unfinished.update(
+            status=Job.Status.FAILED,
+            error=message,
+            error_code=code,
+            finished_at=timezone.now(),
         )
         if failed:
             webhook_event_enqueue(job_id=job_id, event_type="job.failed")

@@ -170,6 +170,14 @@ def _store_narration(slide: Slide, narration: Narration, *, warning: str = "") -
     )
 
 
+def _outputs_unclaimed(job_id: str, claim: int, video_name: str) -> bool:
+    """True when no other assembly holds the job and the job shows no video of these names."""
+    job = Job.objects.filter(id=job_id).values("assembly_claim", "video").first()
+    return (
+        job is not None and job["assembly_claim"] in (None, claim) and (job["video"] != video_name)
+    )
+
+
 def assemble_job_video(*, job_id: str, claim: int, check: StopCheck = never_stop) -> bool:
     """Join every slide and its narration into the MP4, write the captions, complete the job.
 
@@ -201,19 +209,19 @@ def assemble_job_video(*, job_id: str, claim: int, check: StopCheck = never_stop
         )
         (work / "captions.srt").write_text(to_srt(cues), encoding="utf-8")
         (work / "captions.vtt").write_text(to_webvtt(cues), encoding="utf-8")
-        names = {
-            "video_name": storage_put(f"{prefix}/video.mp4", video.path),
-            "srt_name": storage_put(f"{prefix}/captions.srt", work / "captions.srt"),
-            "vtt_name": storage_put(f"{prefix}/captions.vtt", work / "captions.vtt"),
-        }
+        names = {}
+        for key, local, stored in (
+            ("video_name", video.path, "video.mp4"),
+            ("srt_name", work / "captions.srt", "captions.srt"),
+            ("vtt_name", work / "captions.vtt", "captions.vtt"),
+        ):
+            check()  # a cancelled assembly must not overwrite what a newer one stored
+            names[key] = storage_put(f"{prefix}/{stored}", local)
     completed = services.job_complete(
         job_id=job_id, duration_seconds=float(video.duration), claim=claim, **names
     )
-    if not completed:
-        # A newer assembly of the retried job writes the same names: leave them to it.
-        holder = Job.objects.filter(id=job_id).values_list("assembly_claim", flat=True).first()
-        if holder in (None, claim):
-            for name in names.values():
-                default_storage.delete(name)
+    if not completed and _outputs_unclaimed(job_id, claim, names["video_name"]):
+        for name in names.values():
+            default_storage.delete(name)
         logger.info("job %s ended while its video was assembled; outputs dropped", job_id)
     return True

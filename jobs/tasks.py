@@ -81,8 +81,10 @@ def _run_step(
     doing: str,
     step: Callable[[StopCheck], object],
     slide_id: int | None = None,
+    assembly_claim: int | None = None,
 ) -> None:
     final_attempt = RETRY.is_last_run(context.job)
+    where = {"job_id": job_id, "slide_id": slide_id, "assembly_claim": assembly_claim}
     try:
         step(stop_check(context, doing=doing))
     except JobAborted:
@@ -90,8 +92,7 @@ def _run_step(
         raise
     except PipelineError as exc:
         if exc.permanent or final_attempt:
-            if _give_up(job_id=job_id, message=exc.message, code=exc.code, slide_id=slide_id,
-                        permanent=exc.permanent):  # fmt: skip
+            if _give_up(**where, message=exc.message, code=exc.code, permanent=exc.permanent):
                 return
         else:
             services.job_note_retry(job_id=job_id, message=exc.message)
@@ -103,8 +104,7 @@ def _run_step(
             "Upload the deck again; if it fails again, tell the operators."
         )
         if final_attempt:
-            if _give_up(job_id=job_id, message=message, code="internal_error",
-                        slide_id=slide_id, permanent=False):  # fmt: skip
+            if _give_up(**where, message=message, code="internal_error", permanent=False):
                 return
         else:
             services.job_note_retry(job_id=job_id, message=f"internal error ({type(exc).__name__})")
@@ -112,14 +112,20 @@ def _run_step(
 
 
 def _give_up(
-    *, job_id: str, message: str, code: str, slide_id: int | None, permanent: bool
+    *,
+    job_id: str,
+    message: str,
+    code: str,
+    slide_id: int | None,
+    assembly_claim: int | None,
+    permanent: bool,
 ) -> bool:
     """Fail the job; or leave one slide whose narration failed for good silent (True).
 
     Bad input (permanent) always fails the job: silence would hide the user's mistake.
     """
     if slide_id is None:
-        services.job_fail(job_id=job_id, message=message, code=code)
+        services.job_fail(job_id=job_id, message=message, code=code, assembly_claim=assembly_claim)
         return False
     if not permanent and settings.SLIDECAST["PARTIAL_RESULTS"]:
         try:
@@ -165,6 +171,7 @@ def assemble(context: JobContext, *, job_id: str) -> None:
         step=lambda check: steps.assemble_job_video(
             job_id=job_id, claim=context.job.id, check=check
         ),
+        assembly_claim=context.job.id,
     )
 
 

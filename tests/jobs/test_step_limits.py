@@ -111,8 +111,14 @@ def test_two_assemblies_starting_together_encode_exactly_once(user, persona):
     # The winner's own retry may run again; nobody else may.
     assert services.job_start_assembly(job_id=str(job.id), claim=won[0])
     assert not services.job_start_assembly(job_id=str(job.id), claim=999)
+    # A stale assembly (lost, then replaced) cannot fail the job; the holder can.
+    assert not services.job_fail(
+        job_id=str(job.id), message="lost", code="worker_lost", assembly_claim=999
+    )
+    assert services.job_fail(
+        job_id=str(job.id), message="boom", code="assembly_failed", assembly_claim=won[0]
+    )
     # Retrying a failed job frees the claim for the new assembly task.
-    services.job_fail(job_id=str(job.id), message="boom", code="assembly_failed")
     services.job_retry(job=job)
     assert Job.objects.get(id=job.id).assembly_claim is None
 
