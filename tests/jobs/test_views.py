@@ -134,3 +134,22 @@ def test_persona_disabled_after_the_form_was_shown_is_a_form_error(
         response = post_upload(client, persona, upload)
     assert response.status_code == 400
     assert "is disabled" in response.content.decode()
+
+
+def test_job_warnings_are_shown_on_its_page_in_its_status_and_in_the_api(
+    client, user, persona
+):
+    from jobs.api_auth import api_token_create
+
+    warning = "Slide 2 is silent: its narration failed (<voice> broke). Retry the job."
+    job = Job.objects.create(
+        owner=user, title="t.pptx", persona=persona, status="completed", warnings=[warning]
+    )
+    client.force_login(user)
+    page = client.get(reverse("jobs:detail", args=[job.id])).content.decode()
+    assert '<ul id="job-warnings" class="warning" >' in page
+    assert "narration failed (&lt;voice&gt; broke)" in page  # shown as text, never markup
+    assert client.get(reverse("jobs:status", args=[job.id])).json()["warnings"] == [warning]
+    token = api_token_create(user=user, name="warnings")[1]
+    shown = client.get(f"/api/jobs/{job.id}", HTTP_AUTHORIZATION=f"Bearer {token}").json()
+    assert shown["warnings"] == [warning]
