@@ -99,8 +99,20 @@ def wait_for_jobs(job_ids: Iterable, *, timeout: float = 180) -> list[Job]:
         if len(jobs) == len(ids) and all(job.is_finished for job in jobs):
             return sorted(jobs, key=lambda job: ids.index(str(job.id)))
         time.sleep(0.2)
+    from procrastinate.contrib.django.models import ProcrastinateJob
+
+    from jobs.models import Slide
+
     states = dict(Job.objects.filter(id__in=ids).values_list("id", "status"))
-    raise AssertionError(f"jobs did not finish in {timeout} s: {states}")
+    slides = list(Slide.objects.filter(job_id__in=ids).values_list("index", "status"))
+    queued = list(
+        ProcrastinateJob.objects.filter(args__job_id__in=ids).values_list(
+            "task_name", "status", "attempts", "scheduled_at"
+        )
+    )
+    raise AssertionError(
+        f"jobs did not finish in {timeout} s: {states}; slides {slides}; queue {queued}"
+    )
 
 
 @pytest.fixture

@@ -40,6 +40,9 @@ def test_job_of_a_worker_killed_mid_slide_is_rescued_and_completed_once(
     time.sleep(6)  # the dead worker's heartbeat grows old
     rescued = operations.stalled_jobs_rescue()
     assert set(stuck.values_list("id", flat=True)) <= set(rescued) or not stuck.exists()
+    # Back to the usual threshold: the in-process worker's own periodic rescue would
+    # otherwise take its 10-second heartbeat for a dead worker at the next minute.
+    settings.OVERSIGHT = {**settings.OVERSIGHT, "STALLED_WORKER_SECONDS": 60}
     [job] = run_worker([job.id], timeout=180)
 
     assert job.status == Job.Status.COMPLETED, job.error
