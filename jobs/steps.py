@@ -109,7 +109,7 @@ def narrate_job_slide(*, slide_id: int, check: StopCheck = never_stop) -> None:
         logger.info("slide %s is not waiting for narration; skipped", slide_id)
         return
     slide = Slide.objects.select_related("job__persona").get(id=slide_id)
-    _narrate(slide, slide.notes, check=check)
+    _narrate(slide, check=check)
 
 
 def narrate_job_slide_silently(*, slide_id: int, reason: str) -> None:
@@ -142,12 +142,12 @@ def _voice_sample_rate(job: Job) -> int:
         return FALLBACK_SAMPLE_RATE
 
 
-def _narrate(slide: Slide, text: str, *, check: StopCheck = never_stop) -> None:
+def _narrate(slide: Slide, *, check: StopCheck) -> None:
     job = slide.job
     engine = speech_engines().get(job.persona.tts_engine)
     with _work_dir(str(job.id), f"narrate-{slide.index}") as tmp:
         narration = narrate(
-            text,
+            slide.notes,
             engine=engine,
             voice=job.persona.voice,
             options=narration_options(job),

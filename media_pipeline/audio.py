@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
 import math
 import wave
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from fractions import Fraction
 from pathlib import Path
 
@@ -30,11 +31,18 @@ def frame_aligned_length(samples: int, sample_rate: int, fps: int | Fraction) ->
 
 
 def write_wav(path: Path, samples: np.ndarray, sample_rate: int) -> None:
+    with wav_writer(path, sample_rate) as out:
+        out.writeframes(samples.astype(np.int16).tobytes())
+
+
+@contextlib.contextmanager
+def wav_writer(path: Path, sample_rate: int) -> Iterator[wave.Wave_write]:
+    """Yield a 16-bit mono WAV open for writing, for audio written a piece at a time."""
     with wave.open(str(path), "wb") as out:
         out.setnchannels(1)
         out.setsampwidth(2)
         out.setframerate(sample_rate)
-        out.writeframes(samples.astype(np.int16).tobytes())
+        yield out
 
 
 def wav_duration(path: Path) -> float:

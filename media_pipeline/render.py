@@ -8,6 +8,7 @@ import os
 import re
 import shutil
 import threading
+from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
@@ -129,7 +130,7 @@ def rasterize_pdf(
     return images
 
 
-def pdf_page_count(pdf: Path, pdftoppm: str, *, prefix: list[str] | None = None) -> int:
+def pdf_page_count(pdf: Path, pdftoppm: str, *, prefix: Sequence[str] = ()) -> int:
     """Return the PDF's page count, asked of pdfinfo (shipped beside pdftoppm in poppler)."""
     pdfinfo = str(Path(pdftoppm).with_name("pdfinfo"))
     result = run_program(
@@ -137,7 +138,7 @@ def pdf_page_count(pdf: Path, pdftoppm: str, *, prefix: list[str] | None = None)
         timeout=60,
         error=DeckRenderError,
         what="pdfinfo (counting pages)",
-        prefix=prefix or [],
+        prefix=prefix,
     )
     match = re.search(rb"^Pages:\s+(\d+)", result.stdout, re.MULTILINE)
     if match is None:

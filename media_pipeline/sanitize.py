@@ -24,6 +24,7 @@ from pathlib import Path
 
 from lxml import etree
 
+from media_pipeline.archive import MB
 from media_pipeline.opc import (
     MAX_XML_PART_BYTES,
     NS,
@@ -55,7 +56,7 @@ _EMPTY_RELATIONSHIPS = (
     b'<Relationships xmlns="http://schemas.openxmlformats.org/package/2006/relationships"/>'
 )
 # An Office file embedded in a deck is sanitized in memory: larger ones are left out.
-MAX_EMBEDDED_BYTES = 50 * 1024 * 1024
+MAX_EMBEDDED_BYTES = 50 * MB
 _MAX_EMBEDDED_ENTRIES = 2_000
 _HEAD = 64 * 1024
 # An Office file embedded in a deck may embed another; deeper than this is dropped.
@@ -94,7 +95,7 @@ def _copy_package(
             copy.writestr(entry, replacement)
             continue
         with archive.open(info) as part, copy.open(entry, "w") as target:
-            shutil.copyfileobj(part, target, 1024 * 1024)
+            shutil.copyfileobj(part, target, MB)
 
 
 def _rewritten_part(

@@ -181,8 +181,7 @@ def kill_running_programs() -> None:
 
 
 def _kill_group(process: subprocess.Popen[bytes]) -> None:
-    with contextlib.suppress(ProcessLookupError, PermissionError):
-        os.killpg(process.pid, signal.SIGKILL)
+    _kill_leftovers(process)
     # A descendant that left the group could hold the pipes open: do not wait for it.
     with contextlib.suppress(subprocess.TimeoutExpired):
         process.communicate(timeout=5)

@@ -5,7 +5,6 @@ from __future__ import annotations
 import logging
 import re
 import threading
-import wave
 from dataclasses import dataclass, field
 from fractions import Fraction
 from pathlib import Path
@@ -13,7 +12,7 @@ from typing import ClassVar, Protocol
 
 import numpy as np
 
-from media_pipeline.audio import frame_aligned_length, silence
+from media_pipeline.audio import frame_aligned_length, silence, wav_writer, write_wav
 from media_pipeline.captions import Cue, sentence_cues, split_sentences
 from media_pipeline.errors import (
     ModelNotFoundError,
@@ -170,10 +169,7 @@ def narrate(
     sample_rate = engine.sample_rate(voice)
     cues: list[Cue] = []
     written = 0
-    with wave.open(str(out_wav), "wb") as out:
-        out.setnchannels(1)
-        out.setsampwidth(2)
-        out.setframerate(sample_rate)
+    with wav_writer(out_wav, sample_rate) as out:
         for piece in speakable_pieces(text, options.max_piece_chars):
             check()
             samples = engine.speak(piece, voice=voice, speaking_rate=options.speaking_rate)
@@ -200,11 +196,7 @@ def silent_narration(
 ) -> Narration:
     """Return `seconds` of silence (rounded up to whole video frames) written to out_wav."""
     samples = frame_aligned_length(silence(seconds, sample_rate).size, sample_rate, fps)
-    with wave.open(str(out_wav), "wb") as out:
-        out.setnchannels(1)
-        out.setsampwidth(2)
-        out.setframerate(sample_rate)
-        out.writeframes(np.zeros(samples, dtype=np.int16).tobytes())
+    write_wav(out_wav, np.zeros(samples, dtype=np.int16), sample_rate)
     return Narration(out_wav, samples / sample_rate, ())
 
 

@@ -19,6 +19,7 @@ from pathlib import Path
 
 from media_pipeline.audio import concatenate_wavs, exact_wav_duration
 from media_pipeline.errors import VideoAssemblyError
+from media_pipeline.frame_rate import exact_frame_rate
 from media_pipeline.h264 import StillPicture, split_access_units
 from media_pipeline.tools import StopCheck, find_ffmpeg, never_stop, run_program, split_evenly
 
@@ -28,10 +29,6 @@ logger = logging.getLogger("media_pipeline.video")
 # its images decoded at once (measured: ~90 MB per 4K slide), so this bounds its memory; more
 # gains little, as starting ffmpeg and x264 costs only about as much as a few keyframes.
 IMAGES_PER_ENCODE = 8
-# Beyond 60 fps no player needs more for slides; a larger denominator than NTSC's 1001 only
-# comes from a float (29.97 as a binary fraction) that x264 and the container can't carry.
-_MAX_FPS = 60
-_MAX_FPS_DENOMINATOR = 1001
 
 
 @dataclass(frozen=True)
@@ -53,13 +50,7 @@ class VideoOptions:
     parallel_encoders: int = max(1, os.cpu_count() or 1)
 
     def __post_init__(self) -> None:
-        fps = Fraction(self.fps)
-        if not 1 <= fps <= _MAX_FPS or fps.denominator > _MAX_FPS_DENOMINATOR:
-            raise ValueError(
-                f"fps must be from 1 to {_MAX_FPS}, exact (such as Fraction(30000, 1001)), "
-                f"not {self.fps!r}"
-            )
-        object.__setattr__(self, "fps", fps)
+        object.__setattr__(self, "fps", exact_frame_rate(self.fps))
 
 
 @dataclass(frozen=True)

@@ -8,13 +8,10 @@ from pathlib import Path
 
 from django.core.exceptions import ImproperlyConfigured
 
+from media_pipeline.frame_rate import MAX_FPS, frame_rate_from_text
+
 _TRUE = {"1", "true", "yes", "on"}
 _FALSE = {"0", "false", "no", "off", ""}
-# The NTSC rates are 1000/1001 of a whole rate; people write them as rounded decimals.
-_NTSC_RATES = tuple(Fraction(rate * 1000, 1001) for rate in (24, 30, 60))
-_NTSC_TOLERANCE = Fraction(1, 200)
-# Larger denominators add nothing a video needs and overflow some containers' time bases.
-_MAX_RATE_DENOMINATOR = 1001
 
 
 def env_str(name: str, default: str | None = None) -> str | None:
@@ -78,29 +75,15 @@ def env_path(name: str, default: Path) -> Path:
     return Path(raw).expanduser().resolve() if raw else default
 
 
-def env_frame_rate(
-    name: str, default: int | Fraction, *, minimum: int = 1, maximum: int = 60
-) -> Fraction:
-    """Return a frame rate written as "25", "29.97" or "30000/1001", exactly, as a Fraction.
-
-    A rounded NTSC rate (23.976, 29.97, 59.94) means the exact 1000/1001 rate: 29.97 fps
-    exactly would drift from NTSC video by a frame every few minutes.
-    """
+def env_frame_rate(name: str, default: int | Fraction) -> Fraction:
+    """Return a frame rate written as "25", "29.97" or "30000/1001", exactly, as a Fraction."""
     raw = os.environ.get(name)
     if raw is None:
         return Fraction(default)
-    hint = f"{name} must be a frame rate such as 25, 29.97 or 30000/1001"
     try:
-        value = Fraction(raw.strip())
-    except (ValueError, ZeroDivisionError) as exc:
-        raise ImproperlyConfigured(f"{hint}, not {raw!r}") from exc
-    value = next((rate for rate in _NTSC_RATES if abs(value - rate) < _NTSC_TOLERANCE), value)
-    if not minimum <= value <= maximum:
+        return frame_rate_from_text(raw)
+    except ValueError as exc:
         raise ImproperlyConfigured(
-            f"{hint}, from {minimum} to {maximum} frames per second, not {raw!r}"
-        )
-    if value.denominator > _MAX_RATE_DENOMINATOR:
-        raise ImproperlyConfigured(
-            f"{hint}, with at most {_MAX_RATE_DENOMINATOR} as its denominator, not {raw!r}"
-        )
-    return value
+            f"{name} must be a frame rate such as 25, 29.97 or 30000/1001, from 1 to "
+            f"{MAX_FPS} frames per second, not {raw!r}"
+        ) from exc

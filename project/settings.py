@@ -196,7 +196,7 @@ SLIDECAST = {
     "PARTIAL_RESULTS": env_bool("SLIDECAST_PARTIAL_RESULTS", True),
     "RENDER_TIMEOUT_SECONDS": env_int("SLIDECAST_RENDER_TIMEOUT_SECONDS", 300, minimum=1),
     "FFMPEG_TIMEOUT_SECONDS": env_int("SLIDECAST_FFMPEG_TIMEOUT_SECONDS", 900, minimum=1),
-    # Each slide's keyframe is encoded once: a slower preset costs little and saves bytes.
+    # x264 preset of the slides' keyframes, each encoded once (slower: smaller files).
     "X264_PRESET": env_str("SLIDECAST_X264_PRESET", "veryfast"),
     "VIDEO_FPS": env_frame_rate("SLIDECAST_VIDEO_FPS", 25),
     "PIPER_VOICE_DIR": env_str("SLIDECAST_PIPER_VOICE_DIR"),

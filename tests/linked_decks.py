@@ -65,30 +65,18 @@ def _picture(rel_attr: str) -> str:
 
 def make_linked_picture_deck(path: Path, target: str) -> Path:
     """A slide covered by a picture that is linked (not embedded) to `target`."""
-    return _picture_referring_to(path, target, blip='r:link="rIdCanary"', external=True)
+    shape = _picture('r:link="rIdCanary"')
+    return _slide_with(path, shape, ("rIdCanary", "image", target, True))
 
 
 def make_internal_uri_picture_deck(path: Path, target: str) -> Path:
     """A picture 'embedded' from a part whose name is an absolute URI (no TargetMode)."""
-    return _picture_referring_to(path, target, blip='r:embed="rIdCanary"', external=False)
-
-
-def _picture_referring_to(path: Path, target: str, *, blip: str, external: bool) -> Path:
-    source = _one_slide(path.with_suffix(".base.pptx"))
-    with zipfile.ZipFile(source) as deck:
-        slide, rels = deck.read(_SLIDE), deck.read(_SLIDE_RELS)
-    changes = {
-        _SLIDE: _add(slide, _picture(blip)),
-        _SLIDE_RELS: _add_rel(rels, "rIdCanary", "image", target, external=external),
-    }
-    return _rewrite(source, path, changes, {})
+    shape = _picture('r:embed="rIdCanary"')
+    return _slide_with(path, shape, ("rIdCanary", "image", target, False))
 
 
 def make_linked_ole_deck(path: Path, target: str) -> Path:
     """A slide with an OLE object linked to `target`, set to update automatically."""
-    source = _one_slide(path.with_suffix(".base.pptx"))
-    with zipfile.ZipFile(source) as deck:
-        slide, rels = deck.read(_SLIDE), deck.read(_SLIDE_RELS)
     frame = (
         '<p:graphicFrame><p:nvGraphicFramePr><p:cNvPr id="91" name="Linked object"/>'
         "<p:cNvGraphicFramePr/><p:nvPr/></p:nvGraphicFramePr>"
@@ -98,35 +86,48 @@ def make_linked_ole_deck(path: Path, target: str) -> Path:
         'progId="Excel.Sheet.12">'
         '<p:link updateAutomatic="1"/></p:oleObj></a:graphicData></a:graphic></p:graphicFrame>'
     )
-    changes = {
-        _SLIDE: _add(slide, frame),
-        _SLIDE_RELS: _add_rel(rels, "rIdOle", "oleObject", target, external=True),
-    }
-    return _rewrite(source, path, changes, {})
+    return _slide_with(path, frame, ("rIdOle", "oleObject", target, True))
 
 
 def make_svg_reference_deck(path: Path, referenced: str) -> Path:
     """A slide covered by an embedded SVG picture whose <image> points at `referenced`."""
-    source = _one_slide(path.with_suffix(".base.pptx"))
-    with zipfile.ZipFile(source) as deck:
-        slide, rels = deck.read(_SLIDE), deck.read(_SLIDE_RELS)
-        types = deck.read("[Content_Types].xml")
     svg = (
         '<svg xmlns="http://www.w3.org/2000/svg" xmlns:xlink="http://www.w3.org/1999/xlink" '
         'width="1920" height="1080" viewBox="0 0 1920 1080">'
         f'<image x="0" y="0" width="1920" height="1080" href="{referenced}" '
         f'xlink:href="{referenced}"/></svg>'
     )
-    if b'Extension="svg"' not in types:
-        types = re.sub(
+    return _slide_with(
+        path,
+        _picture('r:embed="rIdSvg"'),
+        ("rIdSvg", "image", "../media/canary.svg", False),
+        extra={"ppt/media/canary.svg": svg.encode()},
+    )
+
+
+def _slide_with(
+    path: Path,
+    shape: str,
+    relationship: tuple[str, str, str, bool],
+    *,
+    extra: dict[str, bytes] | None = None,
+) -> Path:
+    """Write a one-slide deck with `shape` added and the relationship (id, kind, target,
+    external) it uses; `extra` parts are added, and SVG gets its content type."""
+    source = _one_slide(path.with_suffix(".base.pptx"))
+    with zipfile.ZipFile(source) as deck:
+        slide, rels = deck.read(_SLIDE), deck.read(_SLIDE_RELS)
+        types = deck.read("[Content_Types].xml")
+    rel_id, kind, target, external = relationship
+    changes = {
+        _SLIDE: _add(slide, shape),
+        _SLIDE_RELS: _add_rel(rels, rel_id, kind, target, external=external),
+    }
+    if extra and any(name.endswith(".svg") for name in extra) and b'Extension="svg"' not in types:
+        changes["[Content_Types].xml"] = re.sub(
             rb"(<Types[^>]*>)",
             rb'\1<Default Extension="svg" ContentType="image/svg+xml"/>',
             types,
             count=1,
         )
-    changes = {
-        "[Content_Types].xml": types,
-        _SLIDE: _add(slide, _picture('r:embed="rIdSvg"')),
-        _SLIDE_RELS: _add_rel(rels, "rIdSvg", "image", "../media/canary.svg", external=False),
-    }
-    return _rewrite(source, path, changes, {"ppt/media/canary.svg": svg.encode()})
+    return _rewrite(source, path, changes, extra or {})

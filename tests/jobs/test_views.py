@@ -136,9 +136,7 @@ def test_persona_disabled_after_the_form_was_shown_is_a_form_error(
     assert "is disabled" in response.content.decode()
 
 
-def test_job_warnings_are_shown_on_its_page_in_its_status_and_in_the_api(
-    client, user, persona
-):
+def test_job_warnings_are_shown_on_its_page_in_its_status_and_in_the_api(client, user, persona):
     from jobs.api_auth import api_token_create
 
     warning = "Slide 2 is silent: its narration failed (<voice> broke). Retry the job."
