@@ -509,26 +509,20 @@ def keynote_presentation(folder: Path) -> bytes:
     )
 
 
+def _office_package(main_part: str, root: bytes) -> bytes:
+    """Return a minimal Office Open XML package whose main part is not a presentation."""
+    parts = {"[Content_Types].xml": b"<Types/>", "_rels/.rels": b"<Relationships/>"}
+    return _zip({**parts, main_part: root})
+
+
 @refused("Word document")
 def word_document(folder: Path) -> bytes:
-    return _zip(
-        {
-            "[Content_Types].xml": b"<Types/>",
-            "_rels/.rels": b"<Relationships/>",
-            "word/document.xml": b"<document/>",
-        }
-    )
+    return _office_package("word/document.xml", b"<document/>")
 
 
 @refused("Excel workbook")
 def excel_workbook(folder: Path) -> bytes:
-    return _zip(
-        {
-            "[Content_Types].xml": b"<Types/>",
-            "_rels/.rels": b"<Relationships/>",
-            "xl/workbook.xml": b"<workbook/>",
-        }
-    )
+    return _office_package("xl/workbook.xml", b"<workbook/>")
 
 
 @refused("without ppt/presentation.xml")
@@ -1070,20 +1064,22 @@ def macro_enabled_deck(folder: Path) -> bytes:
     return _zip(parts)
 
 
-@rendered(1)
-def slideshow_content_type(folder: Path) -> bytes:
+def _saved_as(folder: Path, kind: str) -> bytes:
+    """Return a deck whose presentation part is declared a slideshow (.ppsx) or template."""
     parts = _deck(folder)
-    main = "application/vnd.openxmlformats-officedocument.presentationml.slideshow.main+xml"
+    main = f"application/vnd.openxmlformats-officedocument.presentationml.{kind}.main+xml"
     _override(parts, PRESENTATION, main)
     return _zip(parts)
+
+
+@rendered(1)
+def slideshow_content_type(folder: Path) -> bytes:
+    return _saved_as(folder, "slideshow")
 
 
 @rendered(1)
 def template_content_type(folder: Path) -> bytes:
-    parts = _deck(folder)
-    main = "application/vnd.openxmlformats-officedocument.presentationml.template.main+xml"
-    _override(parts, PRESENTATION, main)
-    return _zip(parts)
+    return _saved_as(folder, "template")
 
 
 @rendered(1)
