@@ -106,9 +106,9 @@ def _timed_jobs(worker: subprocess.Popen, deck: Path, runs: int):
     from django.contrib.auth import get_user_model
     from django.core.files import File
 
-    from jobs import services
-    from jobs.inprocess_worker import live_worker_count
     from jobs.models import Job, Persona
+    from jobs.narration import services
+    from jobs.worker.inprocess import live_worker_count
 
     user, _ = get_user_model().objects.get_or_create(username="benchmark")
     persona = Persona.objects.filter(status="active").order_by("id").first()

@@ -93,7 +93,7 @@ def main() -> None:
 
 
 def _wait_for_worker(worker: subprocess.Popen) -> None:
-    from jobs.inprocess_worker import live_worker_count
+    from jobs.worker.inprocess import live_worker_count
 
     deadline = time.monotonic() + 60
     while live_worker_count() == 0:
@@ -107,8 +107,8 @@ def _run(worker: subprocess.Popen, deck: Path) -> tuple[float, float, float]:
     from django.contrib.auth import get_user_model
     from django.core.files import File
 
-    from jobs import services
     from jobs.models import Job, Persona
+    from jobs.narration import services
 
     user, _ = get_user_model().objects.get_or_create(username="benchmark")
     persona = Persona.objects.filter(status="active").order_by("id").first()

@@ -55,9 +55,8 @@ def _ms(values: list[float], percentile: int) -> str:
 def _measure(count: int, args, *, listen_notify: bool):
     from django.db import connection
 
-    from jobs.inprocess_worker import live_worker_count
-    from jobs.queueing import deferrer
-    from jobs.tasks import ping
+    from jobs import queueing
+    from jobs.worker.inprocess import live_worker_count
 
     with connection.cursor() as cursor:
         cursor.execute("TRUNCATE procrastinate_jobs, procrastinate_workers CASCADE")
@@ -81,13 +80,15 @@ def _measure(count: int, args, *, listen_notify: bool):
 
         idle_ids = []
         for _ in range(args.idle_jobs if listen_notify else 4):
-            job_id = deferrer(ping).defer(sent_at=time.time())
+            job_id = queueing.defer(queueing.PING, sent_at=time.time())
             idle_ids.append(job_id)
             _wait_done([job_id])
         idle = _latencies(idle_ids)
 
         start = time.perf_counter()
-        burst_ids = deferrer(ping).batch_defer(*({"sent_at": 0.0} for _ in range(args.burst)))
+        burst_ids = queueing.batch_defer(
+            queueing.PING, *({"sent_at": 0.0} for _ in range(args.burst))
+        )
         _wait_done(burst_ids)
         seconds = time.perf_counter() - start
         return idle, _latencies(burst_ids), seconds, connections

@@ -93,7 +93,7 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
-    "jobs.api_envelope.ApiErrorEnvelopeMiddleware",
+    "jobs.api.envelope.ApiErrorEnvelopeMiddleware",
 ]
 
 ROOT_URLCONF = "project.urls"
@@ -246,10 +246,6 @@ LOGGING = {
             "formatter": LOG_FORMAT,
             "filters": ["task_context"],
         },
-        "worker_registry": {
-            "class": "jobs.workers.WorkerRegistryHandler",
-            "level": "INFO",
-        },
         "procrastinate_console": {
             "class": "logging.StreamHandler",
             "formatter": LOG_FORMAT,
@@ -266,7 +262,7 @@ LOGGING = {
         # for it whatever level the console shows.
         "procrastinate.worker": {
             "level": "INFO",
-            "handlers": ["worker_registry", "procrastinate_console"],
+            "handlers": ["procrastinate_console"],
             "propagate": False,
         },
     },
@@ -286,7 +282,13 @@ OVERSIGHT = {
     "ALERT_WINDOW_MINUTES": env_int("SLIDECAST_ALERT_WINDOW_MINUTES", 15, minimum=1),
     "MONITORING_TOKEN": env_str("SLIDECAST_MONITORING_TOKEN"),
 }
-PROCRASTINATE_ON_APP_READY = "jobs.middleware.install"
+PROCRASTINATE_ON_APP_READY = "jobs.worker.middleware.install"
+# Each domain keeps its tasks in its own package; procrastinate imports them from here.
+PROCRASTINATE_IMPORT_PATHS = [
+    "jobs.narration.tasks",
+    "jobs.integrations.tasks",
+    "jobs.operations.tasks",
+]
 
 # REST API and webhooks.
 API = {

@@ -2,24 +2,25 @@ from django.contrib import admin
 from django.contrib.auth import views as auth_views
 from django.urls import include, path
 
-from jobs import health, oversight_views
-from jobs.api import api
+from jobs.admin import oversight
+from jobs.api.urls import api
+from jobs.web import health
 
 urlpatterns = [
-    path("admin/oversight/", oversight_views.oversight_dashboard, name="oversight-dashboard"),
+    path("admin/oversight/", oversight.oversight_dashboard, name="oversight-dashboard"),
     path(
         "admin/oversight/queues/<str:queue_name>/pause",
-        oversight_views.queue_pause,
+        oversight.queue_pause,
         name="oversight-queue-pause",
     ),
     path(
         "admin/oversight/queues/<str:queue_name>/resume",
-        oversight_views.queue_resume,
+        oversight.queue_resume,
         name="oversight-queue-resume",
     ),
     path(
         "admin/oversight/periodic/<str:task_name>/run",
-        oversight_views.periodic_run_now,
+        oversight.periodic_run_now,
         name="oversight-periodic-run",
     ),
     path("admin/", admin.site.urls),
@@ -30,5 +31,5 @@ urlpatterns = [
     path("health/workers", health.workers, name="health-workers"),
     path("accounts/login/", auth_views.LoginView.as_view(), name="login"),
     path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),
-    path("", include("jobs.urls")),
+    path("", include("jobs.web.urls")),
 ]

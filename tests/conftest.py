@@ -12,8 +12,8 @@ from urllib.parse import quote
 import pytest
 from django.db import connection
 
-from jobs.inprocess_worker import in_process_worker
 from jobs.models import Job, Persona
+from jobs.worker.inprocess import in_process_worker
 from tests.decks import make_deck
 
 REPO = Path(__file__).resolve().parent.parent
@@ -75,7 +75,7 @@ def submit_deck(deck: Path, user, persona, **options) -> Job:
     """Create a job from a deck file the way every entry point does (jobs.services)."""
     from django.core.files import File
 
-    from jobs import services
+    from jobs.narration import services
 
     with deck.open("rb") as handle:
         return services.job_create(

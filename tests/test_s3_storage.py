@@ -10,7 +10,7 @@ import boto3
 import pytest
 from moto.server import ThreadedMotoServer
 
-from jobs.api_auth import api_token_create
+from jobs.access.services import api_token_create
 
 pytestmark = [pytest.mark.slow, pytest.mark.django_db(transaction=True)]
 

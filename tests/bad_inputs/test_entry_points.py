@@ -8,7 +8,7 @@ import pytest
 from django.core.management import CommandError, call_command
 from django.urls import reverse
 
-from jobs.api_auth import api_token_create
+from jobs.access.services import api_token_create
 from jobs.models import Job
 from tests.bad_inputs.corpus import CASES
 from tests.conftest import wait_for_jobs

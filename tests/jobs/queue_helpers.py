@@ -7,12 +7,12 @@ from datetime import timedelta
 from django.db import connection
 from procrastinate import tasks as procrastinate_tasks
 
-from jobs.queueing import transactional_job_manager
+from jobs.queueing import job_manager
 
 
 def defer(task_name: str = "tests.noop", *, queue: str = "cpu", **kwargs) -> int:
     deferrer = procrastinate_tasks.configure_task(
-        name=task_name, job_manager=transactional_job_manager(), queue=queue
+        name=task_name, job_manager=job_manager(), queue=queue
     )
     return deferrer.defer(**kwargs)
 

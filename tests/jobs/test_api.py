@@ -8,7 +8,7 @@ import pytest
 from django.utils import timezone
 from procrastinate.contrib.django.models import ProcrastinateJob
 
-from jobs.api_auth import api_token_create
+from jobs.access.services import api_token_create
 from jobs.models import ApiToken, Job, Persona
 
 pytestmark = pytest.mark.django_db

@@ -7,7 +7,7 @@ import schemathesis
 from hypothesis import HealthCheck, settings
 from schemathesis.checks import not_a_server_error
 
-from jobs.api_auth import api_token_create
+from jobs.access.services import api_token_create
 from project.wsgi import application
 
 schema = schemathesis.openapi.from_wsgi("/api/openapi.json", application)

@@ -13,8 +13,8 @@ import psutil
 import pytest
 from procrastinate.contrib.django.models import ProcrastinateJob
 
-from jobs import services
 from jobs.models import Job, Slide
+from jobs.narration import services
 from tests.conftest import submit_deck, wait_for_jobs
 from tests.decks import long_notes, make_deck
 

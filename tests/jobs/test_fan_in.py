@@ -6,8 +6,8 @@ import pytest
 from django.db import connection
 from procrastinate.contrib.django.models import ProcrastinateJob
 
-from jobs import services
 from jobs.models import Job, Slide
+from jobs.narration import progress, services
 
 SLIDES = 16
 
@@ -40,7 +40,7 @@ def test_slides_finishing_at_the_same_moment_queue_assembly_exactly_once(narrati
         try:
             start.wait()
             results.append(
-                services.slide_narration_store(
+                progress.slide_narration_store(
                     slide_id=slide_id,
                     audio_name=f"jobs/x/audio/{slide_id}.wav",
                     duration_seconds=2.0,
@@ -67,7 +67,7 @@ def test_slides_finishing_at_the_same_moment_queue_assembly_exactly_once(narrati
     assert assemblies.get().queue_name == "cpu"
     narrating_job.refresh_from_db()
     assert narrating_job.status == Job.Status.ASSEMBLING_VIDEO
-    assert narrating_job.progress == services.PROGRESS_NARRATED
+    assert narrating_job.progress == progress.PROGRESS_NARRATED
     assert narrating_job.slides.filter(status=Slide.Status.NARRATED).count() == SLIDES
 
 
@@ -75,7 +75,7 @@ def test_slides_finishing_at_the_same_moment_queue_assembly_exactly_once(narrati
 def test_a_slide_finishing_after_cancellation_queues_nothing(narrating_job: Job):
     assert services.job_cancel(job=narrating_job)
     for slide_id in narrating_job.slides.values_list("id", flat=True):
-        assert not services.slide_narration_store(
+        assert not progress.slide_narration_store(
             slide_id=slide_id, audio_name="a.wav", duration_seconds=1.0, cues=[]
         )
     assert not ProcrastinateJob.objects.filter(

@@ -11,8 +11,8 @@ from django.core import mail
 from django.urls import reverse
 from django.utils import timezone
 
-from jobs import dashboard, operations
 from jobs.models import Incident, Job
+from jobs.operations import alerts, cleanup, monitoring, queue_actions, rescue
 from tests.conftest import clear_queue
 from tests.jobs.queue_helpers import backdate_events, cancel, defer, finish, start, status_of
 
@@ -42,7 +42,7 @@ def test_dashboard_figures_match_the_jobs_created(staff_client):
     finish(gpu[0], "succeeded")
     backdate_events(cpu[6], timedelta(minutes=10))  # waiting for ten minutes
 
-    figures = {queue.name: queue for queue in dashboard.queue_overview()}
+    figures = {queue.name: queue for queue in monitoring.queue_overview()}
     assert figures["cpu"].counts == {
         "todo": 2, "doing": 1, "failed": 1, "succeeded": 3, "cancelled": 1, "aborted": 0,
     }  # fmt: skip
@@ -50,7 +50,7 @@ def test_dashboard_figures_match_the_jobs_created(staff_client):
     assert 595 < figures["cpu"].latency_seconds < 660
     assert (figures["cpu"].succeeded_5m, figures["cpu"].failed_5m) == (3, 1)
     assert (figures["cpu"].succeeded_1h, figures["gpu"].succeeded_1h) == (3, 1)
-    series = dashboard.minute_series()
+    series = monitoring.minute_series()
     assert len(series) == 60 and sum(ok for _, ok, _ in series) == 4
     assert sum(bad for *_, bad in series) == 1
 
@@ -143,14 +143,14 @@ def test_alert_is_sent_once_per_incident_and_resolves(settings):
     waiting = defer(queue="cpu")
     backdate_events(waiting, timedelta(minutes=10))
 
-    assert len(operations.alerts_check()) == 1
-    assert operations.alerts_check() == []  # five minutes later: same incident, no mail
+    assert len(alerts.alerts_check()) == 1
+    assert alerts.alerts_check() == []  # five minutes later: same incident, no mail
     assert len(mail.outbox) == 1
     assert "Queue latency on cpu" in mail.outbox[0].subject
     assert "has waited 6" in mail.outbox[0].body
 
     cancel(waiting)
-    operations.alerts_check()
+    alerts.alerts_check()
     incident = Incident.objects.get()
     assert incident.resolved_at is not None and len(mail.outbox) == 1
 
@@ -159,7 +159,7 @@ def test_failure_rate_alert(settings):
     settings.ADMINS = [("Ops", "ops@example.com")]
     for status in ["failed", "failed", "failed", "succeeded"]:
         finish(defer(queue="gpu"), status)
-    [incident] = operations.alerts_check()
+    [incident] = alerts.alerts_check()
     assert incident.kind == "failure_rate" and incident.queue_name == "gpu"
     assert "75% of the jobs" in incident.detail
 
@@ -196,7 +196,7 @@ def test_cleanup_removes_only_what_is_past_retention(settings, user, persona, me
     two_days_ago = time.time() - 48 * 3600
     os.utime(old_temp, (two_days_ago, two_days_ago))
 
-    report = operations.cleanup_run()
+    report = cleanup.cleanup_run()
 
     assert report.jobs_expired == [str(old.id)] and report.job_files == 3
     assert not (media_root / old.storage_prefix()).exists() or not any(
@@ -224,7 +224,7 @@ def test_health_live_and_ready(client):
 
 
 def test_ready_once_workers_serve_every_queue(client):
-    from jobs.inprocess_worker import in_process_worker
+    from jobs.worker.inprocess import in_process_worker
 
     with in_process_worker(queues=["cpu", "gpu"], concurrency=1):
         deadline = time.monotonic() + 10
@@ -233,7 +233,7 @@ def test_ready_once_workers_serve_every_queue(client):
             if response.status_code == 200:
                 break
             time.sleep(0.2)
-        [worker] = dashboard.worker_overview()
+        [worker] = monitoring.worker_overview()
     assert response.status_code == 200, response.json()
     assert worker.hostname == socket.gethostname() and worker.pid == os.getpid()
     assert worker.queues == ["cpu", "gpu"] and not worker.late
@@ -268,7 +268,7 @@ def test_run_now_queues_a_periodic_task(staff_client):
 
 def test_resource_sample_of_this_host_shows_on_the_dashboard(staff_client):
     from jobs.models import ResourceSample
-    from jobs.workers import resource_sample_record
+    from jobs.operations.workers import resource_sample_record
 
     # A worker started by an earlier test in this process may have sampled this minute.
     sample = resource_sample_record() or ResourceSample.objects.get(
@@ -286,7 +286,7 @@ def test_rescue_gives_up_on_a_job_whose_worker_keeps_dying(user, persona, settin
     from django.db import connection
 
     from jobs.models import DeadLetter
-    from jobs.tasks import MAX_ATTEMPTS
+    from jobs.queueing import MAX_ATTEMPTS
 
     job = Job.objects.create(owner=user, title="t.pptx", persona=persona,
                              status=Job.Status.SYNTHESIZING_AUDIO)  # fmt: skip
@@ -302,7 +302,7 @@ def test_rescue_gives_up_on_a_job_whose_worker_keeps_dying(user, persona, settin
             "WHERE id = %s",
             [worker_id, MAX_ATTEMPTS - 1, queue_job],
         )
-    assert operations.stalled_jobs_rescue() == [queue_job]
+    assert rescue.stalled_jobs_rescue() == [queue_job]
     assert status_of(queue_job) == "failed"
     job.refresh_from_db()
     assert job.status == Job.Status.FAILED and job.error_code == "worker_lost"
@@ -313,5 +313,5 @@ def test_bulk_retry_leaves_what_procrastinate_cannot_retry(staff_client):
     failed, cancelled = defer(), defer()
     finish(failed, "failed")
     cancel(cancelled)
-    assert operations.queue_jobs_retry([failed, cancelled]) == 1
+    assert queue_actions.queue_jobs_retry([failed, cancelled]) == 1
     assert (status_of(failed), status_of(cancelled)) == ("todo", "cancelled")

@@ -10,8 +10,9 @@ import pytest
 from django.urls import reverse
 from procrastinate.contrib.django.models import ProcrastinateJob
 
-from jobs import operations, services
 from jobs.models import DeadLetter, Job, Slide
+from jobs.narration import services
+from jobs.operations import queue_pause, rescue
 from tests.conftest import submit_deck, wait_for_jobs
 from tests.decks import long_notes
 
@@ -38,7 +39,7 @@ def test_job_of_a_worker_killed_mid_slide_is_rescued_and_completed_once(
     assert stuck.exists(), "the killed worker left no running job"
 
     time.sleep(6)  # the dead worker's heartbeat grows old
-    rescued = operations.stalled_jobs_rescue()
+    rescued = rescue.stalled_jobs_rescue()
     assert set(stuck.values_list("id", flat=True)) <= set(rescued) or not stuck.exists()
     # Back to the usual threshold: the in-process worker's own periodic rescue would
     # otherwise take its 10-second heartbeat for a dead worker at the next minute.
@@ -87,13 +88,13 @@ def test_failed_job_retried_from_the_admin_continues_from_narration(
 
 
 def test_higher_priority_jobs_run_first(user, persona, deck_path, run_worker):
-    operations.queue_pause(queue_name="cpu")
+    queue_pause.queue_pause(queue_name="cpu")
     deck = deck_path([("One", "Hi.")])
     background = submit_deck(deck, user, persona, priority=Job.Priority.BACKGROUND)
     normal = submit_deck(deck, user, persona)
     high = submit_deck(deck, user, persona, priority=Job.Priority.HIGH)
-    operations.queue_resume(queue_name="cpu")
-    from jobs.inprocess_worker import in_process_worker
+    queue_pause.queue_resume(queue_name="cpu")
+    from jobs.worker.inprocess import in_process_worker
 
     with in_process_worker(queues=["cpu"], concurrency=1):
         finished = wait_for_jobs([background.id, normal.id, high.id], timeout=180)
@@ -104,16 +105,16 @@ def test_higher_priority_jobs_run_first(user, persona, deck_path, run_worker):
 def test_paused_queue_keeps_jobs_waiting_across_worker_restarts(
     user, persona, deck_path, run_worker
 ):
-    from jobs.inprocess_worker import in_process_worker
+    from jobs.worker.inprocess import in_process_worker
 
-    operations.queue_pause(queue_name="cpu", by="test")
+    queue_pause.queue_pause(queue_name="cpu", by="test")
     job = submit_deck(deck_path([("One", "Paused.")]), user, persona)
     for _ in range(2):  # two worker lifetimes
         with in_process_worker(queues=["cpu"], concurrency=1):
             time.sleep(2)
         job.refresh_from_db()
         assert job.status == Job.Status.PENDING
-    operations.queue_resume(queue_name="cpu")
+    queue_pause.queue_resume(queue_name="cpu")
     [job] = run_worker([job.id], timeout=120)
     assert job.status == Job.Status.COMPLETED
 

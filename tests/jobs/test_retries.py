@@ -6,9 +6,9 @@ from django.utils import timezone
 from procrastinate import jobs as queue_jobs
 from procrastinate.contrib.django.models import ProcrastinateJob
 
-from jobs import operations
 from jobs.models import DeadLetter, Job
-from jobs.tasks import MAX_ATTEMPTS, RETRY, RunLimitedRetry
+from jobs.operations import dead_letters
+from jobs.queueing import MAX_ATTEMPTS, RETRY, RunLimitedRetry
 from media_pipeline.errors import DeckRenderError, InvalidDeckError
 from tests.conftest import submit_deck
 
@@ -70,6 +70,6 @@ def test_a_step_that_keeps_timing_out_is_retried_then_fails_with_the_reason(
 
     # Retrying it puts the job back at its failed step.
     settings.SLIDECAST = {**settings.SLIDECAST, "RENDER_TIMEOUT_SECONDS": 300}
-    assert operations.dead_letter_retry(letter=letter) == "job retried from decompose"
+    assert dead_letters.dead_letter_retry(letter=letter) == "job retried from decompose"
     [job] = run_worker([job.id], timeout=120)
     assert job.status == Job.Status.COMPLETED, job.error

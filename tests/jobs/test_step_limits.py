@@ -9,8 +9,8 @@ import pytest
 from django.db import connection
 from procrastinate.contrib.django.models import ProcrastinateJob
 
-from jobs import services
 from jobs.models import Job, Slide
+from jobs.narration import progress, services
 from media_pipeline.errors import SpeechSynthesisError
 from media_pipeline.tts import PiperEngine
 from tests.conftest import submit_deck
@@ -97,7 +97,7 @@ def test_two_assemblies_starting_together_encode_exactly_once(user, persona):
     def claim(queue_job_id: int) -> None:
         try:
             start.wait()
-            if services.job_start_assembly(job_id=str(job.id), claim=queue_job_id):
+            if progress.job_start_assembly(job_id=str(job.id), claim=queue_job_id):
                 won.append(queue_job_id)
         finally:
             connection.close()
@@ -109,13 +109,13 @@ def test_two_assemblies_starting_together_encode_exactly_once(user, persona):
         thread.join()
     assert len(won) == 1
     # The winner's own retry may run again; nobody else may.
-    assert services.job_start_assembly(job_id=str(job.id), claim=won[0])
-    assert not services.job_start_assembly(job_id=str(job.id), claim=999)
+    assert progress.job_start_assembly(job_id=str(job.id), claim=won[0])
+    assert not progress.job_start_assembly(job_id=str(job.id), claim=999)
     # A stale assembly (lost, then replaced) cannot fail the job; the holder can.
-    assert not services.job_fail(
+    assert not progress.job_fail(
         job_id=str(job.id), message="lost", code="worker_lost", assembly_claim=999
     )
-    assert services.job_fail(
+    assert progress.job_fail(
         job_id=str(job.id), message="boom", code="assembly_failed", assembly_claim=won[0]
     )
     # Retrying a failed job frees the claim for the new assembly task.
@@ -125,10 +125,10 @@ def test_two_assemblies_starting_together_encode_exactly_once(user, persona):
 
 def test_decomposition_starts_once_and_keeps_its_first_start_time(user, persona):
     job = Job.objects.create(owner=user, title="x.pptx", deck="d.pptx", persona=persona)
-    assert services.job_start_decomposition(job_id=str(job.id))
+    assert progress.job_start_decomposition(job_id=str(job.id))
     first = Job.objects.get(id=job.id).started_at
     assert first is not None
-    assert services.job_start_decomposition(job_id=str(job.id))  # a retry of the same step
+    assert progress.job_start_decomposition(job_id=str(job.id))  # a retry of the same step
     assert Job.objects.get(id=job.id).started_at == first
     services.job_cancel(job=job)
-    assert not services.job_start_decomposition(job_id=str(job.id))
+    assert not progress.job_start_decomposition(job_id=str(job.id))

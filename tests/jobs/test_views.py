@@ -6,8 +6,8 @@ from django.core.files.base import ContentFile
 from django.urls import reverse
 from procrastinate.contrib.django.models import ProcrastinateJob
 
-from jobs import services
 from jobs.models import Job
+from jobs.narration import services
 from tests.conftest import submit_deck
 
 pytestmark = pytest.mark.django_db
@@ -137,7 +137,7 @@ def test_persona_disabled_after_the_form_was_shown_is_a_form_error(
 
 
 def test_job_warnings_are_shown_on_its_page_in_its_status_and_in_the_api(client, user, persona):
-    from jobs.api_auth import api_token_create
+    from jobs.access.services import api_token_create
 
     warning = "Slide 2 is silent: its narration failed (<voice> broke). Retry the job."
     job = Job.objects.create(

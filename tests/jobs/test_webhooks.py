@@ -13,10 +13,10 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 import pytest
 from django.urls import reverse
 
-from jobs import services
-from jobs.api_auth import api_token_create
-from jobs.inbound import inbound_event_process
+from jobs.access.services import api_token_create
+from jobs.integrations.inbound import inbound_event_process
 from jobs.models import InboundEvent, Job, WebhookDelivery
+from jobs.narration import progress
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -74,10 +74,10 @@ def test_completion_event_is_signed_and_retried_until_accepted(
         owner=user, title="t.pptx", persona=persona, status=Job.Status.ASSEMBLING_VIDEO,
         callback_url=receiver.url,
     )  # fmt: skip
-    services.job_complete(job_id=str(job.id), video_name="v.mp4", srt_name="c.srt",
+    progress.job_complete(job_id=str(job.id), video_name="v.mp4", srt_name="c.srt",
                           vtt_name="c.vtt", duration_seconds=12.0)  # fmt: skip
 
-    from jobs.inprocess_worker import in_process_worker
+    from jobs.worker.inprocess import in_process_worker
 
     delivery = WebhookDelivery.objects.get(job=job)
     with in_process_worker(queues=["cpu"], concurrency=1):
@@ -101,11 +101,11 @@ def test_failure_event_to_a_refused_address_is_not_retried(user, persona, run_wo
     job = Job.objects.create(owner=user, title="t.pptx", persona=persona,
                              callback_url="http://127.0.0.1:9/never")  # fmt: skip
     settings.WEBHOOKS = {**settings.WEBHOOKS, "ALLOW_PRIVATE_ADDRESSES": False}
-    services.job_fail(job_id=str(job.id), message="The deck has no slides.", code="invalid_deck")
+    progress.job_fail(job_id=str(job.id), message="The deck has no slides.", code="invalid_deck")
     delivery = WebhookDelivery.objects.get(job=job)
     assert delivery.event_type == "job.failed"
     assert delivery.payload["data"]["job"]["error"]["message"] == "The deck has no slides."
-    from jobs.webhooks import deliver
+    from jobs.integrations.webhooks import deliver
 
     assert deliver(delivery.id, final_attempt=False) is False
     delivery.refresh_from_db()
@@ -116,7 +116,7 @@ def test_failure_event_to_a_refused_address_is_not_retried(user, persona, run_wo
 def test_redeliver_from_the_admin(client, user, persona, django_user_model, allow_local_receivers):
     receiver = Receiver(lambda: "unused")
     job = Job.objects.create(owner=user, title="t.pptx", persona=persona, callback_url=receiver.url)
-    services.job_fail(job_id=str(job.id), message="x", code="internal_error")
+    progress.job_fail(job_id=str(job.id), message="x", code="internal_error")
     delivery = WebhookDelivery.objects.get(job=job)
     WebhookDelivery.objects.filter(id=delivery.id).update(status="failed")
     admin = django_user_model.objects.create_superuser("ops", "o@example.com", "ops-pass-1")

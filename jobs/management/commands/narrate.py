@@ -8,16 +8,18 @@ import sys
 import time
 from pathlib import Path
 
-from django.contrib.auth import get_user_model
 from django.core.exceptions import ValidationError
 from django.core.files import File
 from django.core.files.storage import default_storage
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
-from jobs import services
-from jobs.inprocess_worker import in_process_worker, live_worker_count
-from jobs.models import Job, Persona
-from jobs.pipeline_config import speech_engines
+from jobs.access.services import command_line_user
+from jobs.narration import services
+from jobs.narration.models import Job
+from jobs.narration.pipeline_config import speech_engines
+from jobs.personas.models import Persona
+from jobs.personas.selectors import persona_choices
+from jobs.worker.inprocess import in_process_worker, live_worker_count
 
 CLI_USERNAME = "cli"
 
@@ -113,7 +115,7 @@ class Command(BaseCommand):
         )
 
     def _persona(self, name: str | None) -> Persona:
-        active = Persona.objects.filter(status=Persona.Status.ACTIVE)
+        active = persona_choices()
         if name:
             persona = active.filter(name=name).first()
             if persona is None:
@@ -126,12 +128,7 @@ class Command(BaseCommand):
         return persona
 
     def _owner(self, username: str):
-        user_model = get_user_model()
-        user, created = user_model.objects.get_or_create(username=username)
-        if created:
-            user.set_unusable_password()
-            user.save(update_fields=["password"])
-        return user
+        return command_line_user(username=username)
 
     def _wait(self, job: Job, timeout: float) -> Job:
         deadline = time.monotonic() + timeout

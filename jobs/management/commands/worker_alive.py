@@ -4,7 +4,7 @@ import socket
 
 from django.core.management.base import BaseCommand, CommandError
 
-from jobs.dashboard import worker_overview
+from jobs.operations.monitoring import worker_overview
 
 
 class Command(BaseCommand):

@@ -1,0 +1,8 @@
+"""The Django admin for operators: one module per domain, plus the oversight dashboard pages.
+
+Django imports this package to find the registrations; each module registers its models.
+"""
+
+from jobs.admin import access, integrations, narration, personas, queues
+
+__all__ = ["access", "integrations", "narration", "personas", "queues"]

@@ -1,0 +1,1 @@
+"""Ads analytics (campaigns, snapshots, fatigue, winners, budgets): not built yet."""

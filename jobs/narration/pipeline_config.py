@@ -1,0 +1,87 @@
+"""media_pipeline options built from Django settings and a job's own options."""
+
+from __future__ import annotations
+
+import functools
+import tempfile
+from pathlib import Path
+
+from django.conf import settings
+
+from jobs.narration.models import Job
+from media_pipeline.deck import DeckLimits
+from media_pipeline.render import RenderOptions
+from media_pipeline.sandbox import SandboxOptions
+from media_pipeline.tts import EngineRegistry, NarrationOptions
+from media_pipeline.video import VideoOptions
+
+
+def _config(key: str):
+    return settings.SLIDECAST[key]
+
+
+def deck_limits() -> DeckLimits:
+    return DeckLimits(
+        max_file_bytes=_config("MAX_UPLOAD_BYTES"),
+        max_uncompressed_bytes=_config("MAX_UNCOMPRESSED_BYTES"),
+        max_slides=_config("MAX_SLIDES"),
+        max_entries=_config("MAX_ZIP_ENTRIES"),
+        max_notes_chars_per_slide=_config("MAX_NOTES_CHARS_PER_SLIDE"),
+        max_notes_chars_per_deck=_config("MAX_NOTES_CHARS_PER_DECK"),
+        max_word_chars=_config("MAX_NOTES_WORD_CHARS"),
+        max_image_pixels=_config("MAX_IMAGE_MEGAPIXELS") * 1_000_000,
+    )
+
+
+def render_options(job: Job) -> RenderOptions:
+    width, height = job.frame_size
+    return RenderOptions(
+        width=width,
+        height=height,
+        timeout_seconds=_config("RENDER_TIMEOUT_SECONDS"),
+        soffice_binary=_config("SOFFICE_BINARY"),
+        pdftoppm_binary=_config("PDFTOPPM_BINARY"),
+        profile_root=Path(work_root()) / "libreoffice-profiles",
+        sandbox=SandboxOptions(
+            mode=_config("RENDER_SANDBOX"),
+            memory_bytes=_config("RENDER_MEMORY_BYTES"),
+            # No single file a renderer writes may exceed the job's whole temp allowance.
+            max_file_bytes=_config("MAX_JOB_TEMP_BYTES"),
+        ),
+    )
+
+
+def narration_options(job: Job) -> NarrationOptions:
+    return NarrationOptions(
+        speaking_rate=job.persona.speaking_rate,
+        padding_seconds=job.padding_seconds,
+        empty_slide_seconds=job.empty_slide_seconds,
+        fps=_config("VIDEO_FPS"),
+    )
+
+
+def video_options(job: Job) -> VideoOptions:
+    width, height = job.frame_size
+    return VideoOptions(
+        width=width,
+        height=height,
+        fps=_config("VIDEO_FPS"),
+        timeout_seconds=_config("FFMPEG_TIMEOUT_SECONDS"),
+        ffmpeg_binary=_config("FFMPEG_BINARY"),
+        x264_preset=_config("X264_PRESET"),
+    )
+
+
+def job_temp_limit() -> int:
+    return _config("MAX_JOB_TEMP_BYTES")
+
+
+def work_root() -> str:
+    return _config("WORK_DIR") or tempfile.gettempdir()
+
+
+@functools.cache
+def speech_engines() -> EngineRegistry:
+    """The process-wide engines: voices stay loaded between tasks of one worker."""
+    voice_dir = _config("PIPER_VOICE_DIR")
+    return EngineRegistry(piper_voice_dir=Path(voice_dir) if voice_dir else None)

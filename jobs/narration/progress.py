@@ -1,0 +1,262 @@
+"""How a deck job moves through its steps: claims, results, failure, and queueing the next step.
+
+The steps call these as they run; each checks the job's state in the same statement or
+under a row lock, so a retried or duplicated step cannot record twice.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from django.db import transaction
+from django.db.models import F, Q, Value
+from django.db.models.functions import Coalesce
+from django.utils import timezone
+from procrastinate.exceptions import AlreadyEnqueued
+
+from jobs import queueing
+from jobs.integrations.webhooks import webhook_event_enqueue
+from jobs.narration.models import Job, Slide
+from jobs.narration.pipeline_config import speech_engines
+from jobs.narration.selectors import job_api_payload
+
+logger = logging.getLogger("slidecast.services")
+
+# Progress is shared out between the steps by their usual share of the time.
+PROGRESS_RENDERED = 20
+PROGRESS_NARRATED = 85
+PROGRESS_DONE = 100
+
+
+@dataclass(frozen=True)
+class RenderedSlide:
+    source_number: int
+    notes: str
+    image_name: str
+
+
+def decompose_defer(job: Job) -> None:
+    queueing.defer(queueing.DECOMPOSE, priority=job.priority, job_id=str(job.id))
+
+
+def narrations_defer(job: Job, slide_ids: Sequence[int]) -> None:
+    queueing.batch_defer(
+        queueing.NARRATE_SLIDE,
+        *({"job_id": str(job.id), "slide_id": slide_id} for slide_id in slide_ids),
+        queue=speech_engines().queue_for(job.persona.tts_engine),
+        priority=job.priority,
+    )
+
+
+def assembly_defer(job: Job) -> None:
+    try:
+        # The row lock is what makes this happen once; the queueing lock is a second guard.
+        with transaction.atomic():
+            queueing.defer(
+                queueing.ASSEMBLE,
+                queueing_lock=f"assemble:{job.id}",
+                priority=job.priority,
+                job_id=str(job.id),
+            )
+    except AlreadyEnqueued:
+        logger.warning("assembly of job %s was already queued", job.id)
+
+
+def job_start_decomposition(*, job_id: str) -> bool:
+    """Mark the job as rendering; False when it was cancelled, failed or is already past it."""
+    claimed = Job.objects.filter(
+        id=job_id, status__in=[Job.Status.PENDING, Job.Status.PROCESSING_SLIDES]
+    ).update(
+        status=Job.Status.PROCESSING_SLIDES,
+        progress=2,
+        error="",
+        error_code="",
+        started_at=Coalesce(F("started_at"), Value(timezone.now())),
+    )
+    return claimed == 1
+
+
+@transaction.atomic
+def job_slides_create(
+    *, job_id: str, slides: Sequence[RenderedSlide], warnings: Sequence[str] = ()
+) -> bool:
+    """Create the job's slides and queue one narration per slide, all in one transaction."""
+    job = Job.objects.select_for_update().select_related("persona").get(id=job_id)
+    if job.status != Job.Status.PROCESSING_SLIDES:
+        return False
+    created = Slide.objects.bulk_create(
+        Slide(
+            job=job,
+            index=index,
+            source_number=slide.source_number,
+            notes=slide.notes,
+            image=slide.image_name,
+        )
+        for index, slide in enumerate(slides, start=1)
+    )
+    job.slide_count = len(created)
+    job.status = Job.Status.SYNTHESIZING_AUDIO
+    job.progress = PROGRESS_RENDERED
+    job.error = ""
+    job.warnings = [*job.warnings, *warnings]
+    job.save(update_fields=["slide_count", "status", "progress", "error", "warnings"])
+    narrations_defer(job, [slide.id for slide in created])
+    return True
+
+
+def slide_start_narration(*, slide_id: int) -> bool:
+    """Mark the slide as being narrated; False when its job no longer wants narration."""
+    return (
+        Slide.objects.filter(
+            id=slide_id,
+            job__status=Job.Status.SYNTHESIZING_AUDIO,
+            status__in=[Slide.Status.RENDERED, Slide.Status.NARRATING, Slide.Status.FAILED],
+        ).update(status=Slide.Status.NARRATING, error="")
+        == 1
+    )
+
+
+@transaction.atomic
+def slide_narration_store(
+    *,
+    slide_id: int,
+    audio_name: str,
+    duration_seconds: float,
+    cues: list[dict],
+    warning: str = "",
+) -> bool:
+    """Record a slide's narration; return True when it was the last one and assembly is queued.
+
+    A `warning` says the narration is not what was asked for (a slide left silent).
+
+    Slides of one job finish on many workers at once. Locking the job row serialises them,
+    so exactly one of them sees no slide left to narrate and queues the assembly.
+    """
+    job_id = Slide.objects.values_list("job_id", flat=True).get(id=slide_id)
+    job = Job.objects.select_for_update().get(id=job_id)
+    if job.status != Job.Status.SYNTHESIZING_AUDIO:
+        return False
+    Slide.objects.filter(id=slide_id).update(
+        audio=audio_name,
+        duration_seconds=duration_seconds,
+        cues=cues,
+        status=Slide.Status.NARRATED,
+        error="",
+    )
+    total = job.slides.count()
+    remaining = job.slides.exclude(status=Slide.Status.NARRATED).count()
+    narrated_share = (total - remaining) / total
+    job.progress = round(
+        PROGRESS_RENDERED + (PROGRESS_NARRATED - PROGRESS_RENDERED) * narrated_share
+    )
+    job.error = ""  # a note about an earlier retry no longer applies
+    if warning:
+        job.warnings = [*job.warnings, warning]
+    if remaining:
+        job.save(update_fields=["progress", "error", "warnings"])
+        return False
+    job.status = Job.Status.ASSEMBLING_VIDEO
+    job.save(update_fields=["progress", "error", "warnings", "status"])
+    assembly_defer(job)
+    return True
+
+
+def job_start_assembly(*, job_id: str, claim: int) -> bool:
+    """Claim the job's assembly for one queue job; False when another one holds it.
+
+    The same queue job running again (a retry, a rescue) keeps its claim.
+    """
+    return (
+        Job.objects.filter(id=job_id, status=Job.Status.ASSEMBLING_VIDEO)
+        .filter(Q(assembly_claim__isnull=True) | Q(assembly_claim=claim))
+        .update(assembly_claim=claim)
+        == 1
+    )
+
+
+def job_complete(
+    *,
+    job_id: str,
+    video_name: str,
+    srt_name: str,
+    vtt_name: str,
+    duration_seconds: float,
+    claim: int | None = None,
+) -> bool:
+    """Mark the job completed with its outputs; False when it was cancelled meanwhile.
+
+    With a `claim`, only the assembly that holds the job's claim may complete it.
+    """
+    with transaction.atomic():
+        assembling = Job.objects.filter(id=job_id, status=Job.Status.ASSEMBLING_VIDEO)
+        if claim is not None:
+            assembling = assembling.filter(assembly_claim=claim)
+        completed = assembling.update(
+            status=Job.Status.COMPLETED,
+            progress=PROGRESS_DONE,
+            video=video_name,
+            captions_srt=srt_name,
+            captions_vtt=vtt_name,
+            duration_seconds=duration_seconds,
+            finished_at=timezone.now(),
+            error="",
+            error_code="",
+        )
+        if completed:
+            _job_event_enqueue(job_id=job_id, event_type="job.completed")
+    return completed == 1
+
+
+def job_fail(
+    *,
+    job_id: str,
+    message: str,
+    code: str,
+    slide_id: int | None = None,
+    assembly_claim: int | None = None,
+) -> bool:
+    """Store a readable reason and end the job as failed, unless it had already ended.
+
+    An assembly task gives its `assembly_claim`: a stale one (the job was retried and a
+    newer assembly holds it, or will) cannot fail the job.
+    """
+    with transaction.atomic():
+        if slide_id is not None:
+            Slide.objects.filter(id=slide_id).update(status=Slide.Status.FAILED, error=message)
+        unfinished = Job.objects.filter(id=job_id).exclude(status__in=Job.FINISHED)
+        if assembly_claim is not None:
+            unfinished = unfinished.filter(
+                ~Q(status=Job.Status.ASSEMBLING_VIDEO) | Q(assembly_claim=assembly_claim)
+            )
+        failed = unfinished.update(
+            status=Job.Status.FAILED,
+            error=message,
+            error_code=code,
+            finished_at=timezone.now(),
+        )
+        if failed:
+            _job_event_enqueue(job_id=job_id, event_type="job.failed")
+    if failed:
+        logger.warning("job %s failed (%s): %s", job_id, code, message)
+    return failed == 1
+
+
+def _job_event_enqueue(*, job_id: str, event_type: str) -> None:
+    job = Job.objects.select_related("owner", "persona").get(id=job_id)
+    if job.callback_url:
+        webhook_event_enqueue(
+            user=job.owner,
+            job=job,
+            url=job.callback_url,
+            event_type=event_type,
+            data={"job": job_api_payload(job=job)},
+        )
+
+
+def job_note_retry(*, job_id: str, message: str) -> None:
+    """Show a transient problem on the job while the step waits to be retried."""
+    Job.objects.filter(id=job_id).exclude(status__in=Job.FINISHED).update(
+        error=f"Retrying after a temporary problem: {message}"
+    )

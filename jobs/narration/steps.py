@@ -1,0 +1,227 @@
+"""The three steps of a narration job: they fetch inputs, call media_pipeline, store results.
+
+Each step takes `check`, which raises when the step must stop (its job was cancelled, or
+its time is nearly up); everything a step started is stopped and its temporary folder
+removed on the way out.
+"""
+
+from __future__ import annotations
+
+import logging
+import tempfile
+from pathlib import Path
+
+from django.core.files.storage import default_storage
+
+from jobs.narration import progress
+from jobs.narration.models import Job, Slide
+from jobs.narration.pipeline_config import (
+    deck_limits,
+    job_temp_limit,
+    narration_options,
+    render_options,
+    speech_engines,
+    video_options,
+    work_root,
+)
+from jobs.storage import storage_fetch, storage_put
+from media_pipeline.archive import size_text
+from media_pipeline.captions import Cue, place_cues, to_srt, to_webvtt
+from media_pipeline.deck import validate_deck
+from media_pipeline.errors import InvalidDeckError, PipelineError, SlideCountMismatchError
+from media_pipeline.render import render_slides
+from media_pipeline.sanitize import sanitize_deck
+from media_pipeline.tools import StopCheck, never_stop
+from media_pipeline.tts import Narration, narrate, silent_narration
+from media_pipeline.video import SlideClip, assemble_video
+
+logger = logging.getLogger("slidecast.steps")
+
+FALLBACK_SAMPLE_RATE = 22050
+
+
+def _work_dir(job_id: str, step: str) -> tempfile.TemporaryDirectory:
+    return tempfile.TemporaryDirectory(prefix=f"slidecast-{step}-{job_id}-", dir=work_root())
+
+
+def decompose_job(*, job_id: str, check: StopCheck = never_stop) -> None:
+    """Validate the deck, read its notes, render its slides, then queue their narration."""
+    if not progress.job_start_decomposition(job_id=job_id):
+        logger.info("job %s is not waiting for decomposition; skipped", job_id)
+        return
+    job = Job.objects.get(id=job_id)
+    with _work_dir(job_id, "decompose") as tmp:
+        work = Path(tmp)
+        deck = storage_fetch(job.deck.name, work / "upload.pptx")
+        slide_notes = validate_deck(deck, deck_limits()).slides
+        # LibreOffice gets a copy that links to nothing, in a folder holding nothing else.
+        render_dir = work / "render"
+        render_dir.mkdir()
+        sanitized = sanitize_deck(deck, render_dir / "deck.pptx")
+        images = render_slides(
+            sanitized.path, render_dir / "slides", render_options(job), check=check
+        )
+        check_temp_usage(work, what="Rendering the slides")
+        if len(images) != len(slide_notes):
+            raise SlideCountMismatchError(
+                f"The deck shows {len(slide_notes)} slides but LibreOffice rendered "
+                f"{len(images)}. Open and save the deck again, then upload it once more."
+            )
+        rendered = []
+        for index, (notes, image) in enumerate(zip(slide_notes, images, strict=True), 1):
+            check()
+            name = storage_put(f"{job.storage_prefix()}/slides/slide-{index:03d}.png", image)
+            rendered.append(
+                progress.RenderedSlide(
+                    source_number=notes.number, notes=notes.notes, image_name=name
+                )
+            )
+    progress.job_slides_create(
+        job_id=job_id, slides=rendered, warnings=_link_warnings(sanitized.removed_links)
+    )
+
+
+def _link_warnings(removed: tuple[str, ...]) -> list[str]:
+    if not removed:
+        return []
+    shown = "; ".join(removed[:5]) + ("; …" if len(removed) > 5 else "")
+    return [
+        f"Linked content was left out: the deck refers to {len(removed)} linked item(s) "
+        f"outside itself ({shown}). Slidecast never fetches linked content; embed pictures "
+        "and objects in the deck instead of linking them."
+    ]
+
+
+def check_temp_usage(folder: Path, *, what: str) -> None:
+    """Raise when a job's temporary files outgrow SLIDECAST_MAX_JOB_TEMP_MB."""
+    used = sum(path.stat().st_size for path in folder.rglob("*") if path.is_file())
+    limit = job_temp_limit()
+    if used > limit:
+        raise InvalidDeckError(
+            f"{what} needed {size_text(used, limit)} of temporary files; the limit per job is "
+            f"{size_text(limit)} (SLIDECAST_MAX_JOB_TEMP_MB). Use fewer or smaller slides."
+        )
+
+
+def narrate_job_slide(*, slide_id: int, check: StopCheck = never_stop) -> None:
+    """Speak one slide's notes with its persona's voice and record the audio and its cues."""
+    if not progress.slide_start_narration(slide_id=slide_id):
+        logger.info("slide %s is not waiting for narration; skipped", slide_id)
+        return
+    slide = Slide.objects.select_related("job__persona").get(id=slide_id)
+    _narrate(slide, check=check)
+
+
+def narrate_job_slide_silently(*, slide_id: int, reason: str) -> None:
+    """Give a slide whose narration failed for good silence instead, and say so on the job.
+
+    The silence is made without speaking, so it works when the voice itself is broken.
+    """
+    slide = Slide.objects.select_related("job__persona").get(id=slide_id)
+    job = slide.job
+    options = narration_options(job)
+    with _work_dir(str(job.id), f"silence-{slide.index}") as tmp:
+        narration = silent_narration(
+            Path(tmp) / "silence.wav",
+            seconds=job.empty_slide_seconds,
+            sample_rate=_voice_sample_rate(job),
+            fps=options.fps,
+        )
+        _store_narration(slide, narration, warning=(
+            f"Slide {slide.index} is silent: its narration failed ({reason}). "
+            "Retry the job to try it again."
+        ))  # fmt: skip
+
+
+def _voice_sample_rate(job: Job) -> int:
+    # Every slide's audio must share one format to be joined; a voice that cannot even
+    # load gets the rate Piper's voices use.
+    try:
+        return speech_engines().get(job.persona.tts_engine).sample_rate(job.persona.voice)
+    except PipelineError:
+        return FALLBACK_SAMPLE_RATE
+
+
+def _narrate(slide: Slide, *, check: StopCheck) -> None:
+    job = slide.job
+    engine = speech_engines().get(job.persona.tts_engine)
+    with _work_dir(str(job.id), f"narrate-{slide.index}") as tmp:
+        narration = narrate(
+            slide.notes,
+            engine=engine,
+            voice=job.persona.voice,
+            options=narration_options(job),
+            out_wav=Path(tmp) / "narration.wav",
+            check=check,
+        )
+        _store_narration(slide, narration)
+
+
+def _store_narration(slide: Slide, narration: Narration, *, warning: str = "") -> None:
+    audio_name = storage_put(
+        f"{slide.job.storage_prefix()}/audio/slide-{slide.index:03d}.wav", narration.wav_path
+    )
+    progress.slide_narration_store(
+        slide_id=slide.id,
+        audio_name=audio_name,
+        duration_seconds=narration.duration,
+        cues=[cue.as_dict() for cue in narration.cues],
+        warning=warning,
+    )
+
+
+def _outputs_unclaimed(job_id: str, claim: int, video_name: str) -> bool:
+    """True when no other assembly holds the job and the job shows no video of these names."""
+    job = Job.objects.filter(id=job_id).values("assembly_claim", "video").first()
+    return (
+        job is not None and job["assembly_claim"] in (None, claim) and (job["video"] != video_name)
+    )
+
+
+def assemble_job_video(*, job_id: str, claim: int, check: StopCheck = never_stop) -> bool:
+    """Join every slide and its narration into the MP4, write the captions, complete the job.
+
+    Returns False when another assemble task holds the job's assembly (nothing is encoded).
+    """
+    if not progress.job_start_assembly(job_id=job_id, claim=claim):
+        logger.info("job %s is not waiting for this assembly; skipped", job_id)
+        return False
+    job = Job.objects.get(id=job_id)
+    slides = list(job.slides.order_by("index"))
+    prefix = f"{job.storage_prefix()}/output"
+    with _work_dir(job_id, "assemble") as tmp:
+        work = Path(tmp)
+        clips = []
+        for slide in slides:
+            check()
+            clips.append(
+                SlideClip(
+                    image=storage_fetch(slide.image.name, work / "in" / f"{slide.index:03d}.png"),
+                    audio=storage_fetch(slide.audio.name, work / "in" / f"{slide.index:03d}.wav"),
+                )
+            )
+        video = assemble_video(
+            clips, work / "video.mp4", work / "encode", video_options(job), check=check
+        )
+        check_temp_usage(work, what="Assembling the video")
+        cues = place_cues(
+            ([Cue.from_dict(cue) for cue in slide.cues] for slide in slides), video.slide_starts
+        )
+        (work / "captions.srt").write_text(to_srt(cues), encoding="utf-8")
+        (work / "captions.vtt").write_text(to_webvtt(cues), encoding="utf-8")
+        names = {}
+        for key, local, stored in (
+            ("video_name", video.path, "video.mp4"),
+            ("srt_name", work / "captions.srt", "captions.srt"),
+            ("vtt_name", work / "captions.vtt", "captions.vtt"),
+        ):
+            check()  # a cancelled assembly must not overwrite what a newer one stored
+            names[key] = storage_put(f"{prefix}/{stored}", local)
+    completed = progress.job_complete(
+        job_id=job_id, duration_seconds=float(video.duration), claim=claim, **names
+    )
+    if not completed and _outputs_unclaimed(job_id, claim, names["video_name"]):
+        for name in names.values():
+            default_storage.delete(name)
+        logger.info("job %s ended while its video was assembled; outputs dropped", job_id)
+    return True

@@ -1,0 +1,39 @@
+"""Periodic maintenance tasks; they run on the cpu queue, ahead of narration work."""
+
+from __future__ import annotations
+
+from jobs import queueing
+from jobs.operations import alerts, cleanup, rescue, workers
+from jobs.queueing import app
+
+MAINTENANCE = {"queue": queueing.CPU, "priority": queueing.PRIORITY_MAINTENANCE}
+
+
+@app.periodic(cron="* * * * *")
+@app.task(name=queueing.RESCUE_STALLED_JOBS, **MAINTENANCE)
+def rescue_stalled_jobs(timestamp: int) -> None:
+    rescue.stalled_jobs_rescue()
+
+
+@app.periodic(cron="* * * * *")
+@app.task(name=queueing.SAMPLE_RESOURCES, **MAINTENANCE)
+def sample_resources(timestamp: int) -> None:
+    workers.resource_sample_record()
+
+
+@app.periodic(cron="0 2 * * *")
+@app.task(name=queueing.CLEANUP, **MAINTENANCE)
+def cleanup_old_data(timestamp: int) -> None:
+    cleanup.cleanup_run()
+
+
+@app.periodic(cron="*/5 * * * *")
+@app.task(name=queueing.CHECK_ALERTS, **MAINTENANCE)
+def check_alerts(timestamp: int) -> None:
+    alerts.alerts_check()
+
+
+@app.task(name=queueing.PING, queue=queueing.CPU)
+def ping(*, sent_at: float) -> float:
+    """Do nothing: measures how fast the queue hands work to workers (benchmarks)."""
+    return sent_at

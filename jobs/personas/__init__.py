@@ -1,0 +1,1 @@
+"""Personas: the voices that narrate jobs. models, services (writes), selectors (reads)."""

@@ -1,0 +1,22 @@
+"""Reads of personas."""
+
+from __future__ import annotations
+
+from django.db.models import QuerySet
+
+from jobs.personas.models import Persona
+
+
+def persona_choices() -> QuerySet[Persona]:
+    """The personas a new job may use."""
+    return Persona.objects.filter(status=Persona.Status.ACTIVE)
+
+
+def persona_list_for(*, user) -> QuerySet[Persona]:
+    """Every persona for staff; the active ones for everyone else."""
+    personas = Persona.objects.order_by("name")
+    return personas if user.is_staff else personas.filter(status=Persona.Status.ACTIVE)
+
+
+def persona_get(*, persona_id: int) -> Persona | None:
+    return Persona.objects.filter(id=persona_id).first()

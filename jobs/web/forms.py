@@ -1,0 +1,70 @@
+from __future__ import annotations
+
+from pathlib import Path
+
+from django import forms
+from django.conf import settings
+
+from jobs.narration.models import Job
+from jobs.personas.selectors import persona_choices
+from media_pipeline.archive import size_text
+
+
+class JobCreateForm(forms.Form):
+    deck = forms.FileField(
+        label="PowerPoint deck (.pptx)",
+        widget=forms.ClearableFileInput(
+            attrs={
+                "accept": ".pptx,application/vnd.openxmlformats-officedocument"
+                ".presentationml.presentation"
+            }
+        ),
+    )
+    persona = forms.ModelChoiceField(queryset=persona_choices(), empty_label=None, label="Voice")
+    resolution = forms.ChoiceField(choices=Job.Resolution.choices, initial=Job.Resolution.FULL_HD)
+    priority = forms.TypedChoiceField(
+        choices=Job.Priority.choices,
+        coerce=int,
+        initial=Job.Priority.NORMAL,
+        required=False,
+        empty_value=Job.Priority.NORMAL,
+    )
+    padding_seconds = forms.FloatField(
+        min_value=0,
+        max_value=10,
+        label="Pause after each slide (seconds)",
+        initial=lambda: settings.SLIDECAST["DEFAULT_PADDING_SECONDS"],
+    )
+    empty_slide_seconds = forms.FloatField(
+        min_value=0.5,
+        max_value=60,
+        label="Slides without notes last (seconds)",
+        initial=lambda: settings.SLIDECAST["DEFAULT_EMPTY_SLIDE_SECONDS"],
+    )
+
+    def clean_deck(self):
+        deck = self.cleaned_data["deck"]
+        if Path(deck.name).suffix.lower() != ".pptx":
+            raise forms.ValidationError(
+                "Upload a PowerPoint deck saved as .pptx (File ▸ Save As ▸ PowerPoint "
+                "Presentation)."
+            )
+        limit = settings.SLIDECAST["MAX_UPLOAD_BYTES"]
+        if deck.size > limit:
+            raise forms.ValidationError(
+                f"The file is {size_text(deck.size, limit)}; the limit is {size_text(limit)}."
+            )
+        return deck
+
+
+def oversized_upload_message(request) -> str | None:
+    """Return why the request is too large, judged from its headers before the body is read."""
+    limit = settings.SLIDECAST["MAX_UPLOAD_BYTES"]
+    try:
+        size = int(request.META.get("CONTENT_LENGTH") or 0)
+    except ValueError:
+        return None
+    # The deck plus room for the other form fields and multipart boundaries.
+    if size <= limit + 64 * 1024:
+        return None
+    return f"The upload is larger than the limit of {size_text(limit)} ({size_text(size, limit)})."

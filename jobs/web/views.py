@@ -1,0 +1,97 @@
+from __future__ import annotations
+
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.core.exceptions import ValidationError
+from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
+from django.shortcuts import redirect, render
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
+
+from jobs.narration import selectors, services
+from jobs.web.files import JOB_FILES, job_file_response, slide_image_response
+from jobs.web.forms import JobCreateForm, oversized_upload_message
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def job_list(request: HttpRequest) -> HttpResponse:
+    too_large = oversized_upload_message(request) if request.method == "POST" else None
+    if too_large:
+        return _job_list_page(request, JobCreateForm(), status=413, upload_error=too_large)
+    form = JobCreateForm(request.POST or None, request.FILES or None)
+    if request.method == "POST" and form.is_valid():
+        data = form.cleaned_data
+        try:
+            job = services.job_create(
+                owner=request.user,
+                deck=data["deck"],
+                title=data["deck"].name,
+                persona=data["persona"],
+                resolution=data["resolution"],
+                padding_seconds=data["padding_seconds"],
+                empty_slide_seconds=data["empty_slide_seconds"],
+                priority=data["priority"],
+            )
+        except ValidationError as exc:
+            form.add_error(None, exc)
+        else:
+            return redirect("jobs:detail", job_id=job.id)
+    return _job_list_page(request, form, status=400 if request.method == "POST" else 200)
+
+
+def _job_list_page(
+    request: HttpRequest, form: JobCreateForm, *, status: int, upload_error: str = ""
+) -> HttpResponse:
+    jobs = selectors.job_list_for(user=request.user)[:100]
+    context = {"form": form, "jobs": jobs, "upload_error": upload_error}
+    return render(request, "jobs/job_list.html", context, status=status)
+
+
+@login_required
+@require_GET
+def job_detail(request: HttpRequest, job_id) -> HttpResponse:
+    job = selectors.job_get_for(user=request.user, job_id=job_id)
+    payload = selectors.job_status_payload(job=job)
+    return render(request, "jobs/job_detail.html", {"job": job, "payload": payload})
+
+
+@login_required
+@require_GET
+def job_status(request: HttpRequest, job_id) -> JsonResponse:
+    job = selectors.job_get_for(user=request.user, job_id=job_id)
+    response = JsonResponse(selectors.job_status_payload(job=job))
+    response["Cache-Control"] = "no-store"
+    return response
+
+
+@login_required
+@require_POST
+def job_cancel(request: HttpRequest, job_id) -> HttpResponse:
+    job = selectors.job_get_for(user=request.user, job_id=job_id)
+    if services.job_cancel(job=job):
+        messages.info(request, "The job was cancelled.")
+    else:
+        messages.warning(request, "The job had already finished.")
+    return redirect("jobs:detail", job_id=job.id)
+
+
+@login_required
+@require_GET
+def job_file(request: HttpRequest, job_id, kind: str) -> HttpResponse:
+    job = selectors.job_get_for(user=request.user, job_id=job_id)
+    if kind not in JOB_FILES:
+        raise Http404("No such file.")
+    response = job_file_response(request, job, kind)
+    if response is None:
+        raise Http404("This file does not exist yet.")
+    return response
+
+
+@login_required
+@require_GET
+def slide_image(request: HttpRequest, job_id, index: int) -> HttpResponse:
+    job = selectors.job_get_for(user=request.user, job_id=job_id)
+    response = slide_image_response(request, job, index)
+    if response is None:
+        raise Http404("No such slide.")
+    return response

@@ -1,0 +1,1 @@
+"""What runs inside a worker process: the task middleware, time limits, the in-process worker."""
