@@ -72,6 +72,11 @@ def rate_limit_check(token: ApiToken) -> None:
         )
 
 
+def api_token_rename(*, token: ApiToken, name: str) -> None:
+    """Change the label of a token; the token itself never changes."""
+    ApiToken.objects.filter(pk=token.pk).update(name=name[:100])
+
+
 def api_tokens_revoke(*, tokens) -> int:
     """Revoke the tokens of a queryset that are still valid; return how many were."""
     return tokens.filter(revoked_at__isnull=True).update(revoked_at=timezone.now())

@@ -6,7 +6,7 @@ from django.contrib import admin, messages
 from django.utils.html import format_html
 
 from jobs.access.models import ApiToken
-from jobs.access.services import api_token_create, api_tokens_revoke
+from jobs.access.services import api_token_create, api_token_rename, api_tokens_revoke
 
 
 @admin.register(ApiToken)
@@ -26,7 +26,7 @@ class ApiTokenAdmin(admin.ModelAdmin):
 
     def save_model(self, request, obj, form, change) -> None:
         if change:
-            super().save_model(request, obj, form, change)
+            api_token_rename(token=obj, name=obj.name)
             return
         record, token = api_token_create(user=obj.user, name=obj.name)
         obj.pk, obj.prefix, obj.key_hash = record.pk, record.prefix, record.key_hash
