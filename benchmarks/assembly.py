@@ -14,12 +14,10 @@ import argparse
 import json
 import statistics
 import subprocess
-import sys
 import tempfile
-import time
 from pathlib import Path
 
-from benchmarks.measure import PeakTreeMemory, rendered_and_narrated
+from benchmarks.measure import rendered_and_narrated, timed_module
 from benchmarks.reference_deck import write_reference_deck
 from media_pipeline.tools import find_ffmpeg
 from media_pipeline.video import SlideClip, VideoOptions, assemble_video
@@ -52,28 +50,10 @@ def run_slidecast(clips: list[SlideClip], out: Path, fps: int) -> None:
 
 def timed_in_child(label: str, fps: int, inputs: Path, out: Path) -> tuple[float, float]:
     """Run one assembly in a fresh process; return seconds and peak RSS of its process tree."""
-    child = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "benchmarks.assembly",
-            "--child",
-            label,
-            "--fps",
-            str(fps),
-            "--inputs",
-            str(inputs),
-            "--out",
-            str(out),
-        ],
+    return timed_module(
+        "benchmarks.assembly",
+        ["--child", label, "--fps", str(fps), "--inputs", str(inputs), "--out", str(out)],
     )
-    start = time.perf_counter()
-    with PeakTreeMemory(child.pid) as memory:
-        child.wait()
-    elapsed = time.perf_counter() - start
-    if child.returncode != 0:
-        raise SystemExit(f"{label} failed")
-    return elapsed, memory.megabytes
 
 
 def duration_of(path: Path) -> float:

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
 import threading
 import time
+from collections.abc import Sequence
 from pathlib import Path
 
 import psutil
@@ -31,6 +34,21 @@ def rendered_and_narrated(deck: Path, work: Path, fps: int = 25) -> list[tuple[P
         )  # fmt: skip
         for index, (slide, image) in enumerate(zip(notes, images, strict=True), 1)
     ]
+
+
+def timed_module(module: str, args: Sequence[str]) -> tuple[float, float]:
+    """Run `python -m module args` in a fresh process; return seconds and peak tree RSS in MB.
+
+    Raises SystemExit when it fails, so a benchmark never reports a failed run's time.
+    """
+    child = subprocess.Popen([sys.executable, "-m", module, *args])
+    start = time.perf_counter()
+    with PeakTreeMemory(child.pid) as memory:
+        child.wait()
+    elapsed = time.perf_counter() - start
+    if child.returncode != 0:
+        raise SystemExit(f"{module} {' '.join(args)} failed")
+    return elapsed, memory.megabytes
 
 
 class PeakTreeMemory:

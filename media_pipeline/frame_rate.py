@@ -35,3 +35,8 @@ def frame_rate_from_text(text: str) -> Fraction:
         raise ValueError(f"{text!r} divides by zero") from exc
     value = next((rate for rate in _NTSC_RATES if abs(value - rate) < _NTSC_TOLERANCE), value)
     return exact_frame_rate(value)
+
+
+def frame_rate_argument(fps: Fraction) -> str:
+    """Return the rate as ffmpeg and x264 take it exactly: "25/1", "30000/1001"."""
+    return f"{fps.numerator}/{fps.denominator}"

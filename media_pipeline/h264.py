@@ -8,7 +8,9 @@ the header fields to write (H.264 spec, 7.3.2.1, 7.3.2.2, 7.3.3, 7.3.4, E.1.1).
 
 Nothing here depends on the frame rate: it lives in the SPS timing the encoder wrote, and
 the copies count frames, not time. What the hand-written slices cannot express (fields,
-several slices per picture, CABAC, per-picture timing SEI) is refused, not written wrong.
+several slices per picture, CABAC, per-picture timing SEI) or what cannot be read raises
+UnsupportedStream, never is written wrong; media_pipeline.video then encodes every frame
+with x264 instead.
 """
 
 from __future__ import annotations
@@ -23,6 +25,10 @@ NAL_IDR = 5
 NAL_SPS = 7
 NAL_PPS = 8
 _HIGH_PROFILES = {100, 110, 122, 244, 44, 83, 86, 118, 128, 138, 139, 134, 135}
+
+
+class UnsupportedStream(VideoAssemblyError):
+    """The keyframes use something the hand-written copies cannot follow; the message says what."""
 
 
 @dataclass(frozen=True)
@@ -155,26 +161,26 @@ def parse_sps(rbsp: bytes) -> SequenceParameters:
     if profile_idc in _HIGH_PROFILES:
         chroma_format_idc = reader.ue()
         if chroma_format_idc == 3 and reader.bit():
-            raise VideoAssemblyError("The encoder coded colour planes separately; not supported.")
+            raise UnsupportedStream("The encoder coded colour planes separately; not supported.")
         reader.ue()
         reader.ue()
         reader.bit()
         if reader.bit():
-            raise VideoAssemblyError("The encoder wrote custom scaling matrices; not supported.")
+            raise UnsupportedStream("The encoder wrote custom scaling matrices; not supported.")
     log2_max_frame_num = reader.ue() + 4
     poc_type = reader.ue()
     log2_max_poc_lsb = 0
     if poc_type == 0:
         log2_max_poc_lsb = reader.ue() + 4
     elif poc_type == 1:
-        raise VideoAssemblyError("The encoder used picture order count type 1; not supported.")
+        raise UnsupportedStream("The encoder used picture order count type 1; not supported.")
     max_num_ref_frames = reader.ue()
     reader.bit()  # gaps_in_frame_num_value_allowed_flag
     width_mbs = reader.ue() + 1
     height_mbs = reader.ue() + 1
     if not reader.bit():  # frame_mbs_only_flag
         # Field or MBAFF coding: a copy would need field syntax and macroblock pairs.
-        raise VideoAssemblyError("The encoder coded interlaced video (fields); not supported.")
+        raise UnsupportedStream("The encoder coded interlaced video (fields); not supported.")
     reader.bit()  # direct_8x8_inference_flag
     if reader.bit():  # frame_cropping_flag
         for _ in range(4):
@@ -209,9 +215,9 @@ def _parse_vui(reader: _BitReader) -> Fraction | None:
             frame_rate = Fraction(time_scale, 2 * num_units_in_tick)
     # HRD parameters require buffering and timing SEI with every picture; copies carry none.
     if reader.bit() or reader.bit():  # nal_/vcl_hrd_parameters_present_flag
-        raise VideoAssemblyError("The encoder wrote HRD parameters (nal-hrd); not supported.")
+        raise UnsupportedStream("The encoder wrote HRD parameters (nal-hrd); not supported.")
     if reader.bit():  # pic_struct_present_flag: every picture would need a pic timing SEI
-        raise VideoAssemblyError("The encoder wrote picture timing (pic-struct); not supported.")
+        raise UnsupportedStream("The encoder wrote picture timing (pic-struct); not supported.")
     return frame_rate
 
 
@@ -221,7 +227,7 @@ def parse_pps(rbsp: bytes) -> PictureParameters:
     cabac = bool(reader.bit())
     bottom_field_pic_order_present = bool(reader.bit())
     if reader.ue() != 0:
-        raise VideoAssemblyError("The encoder used slice groups; not supported.")
+        raise UnsupportedStream("The encoder used slice groups; not supported.")
     reader.ue()
     reader.ue()  # num_ref_idx_l0/l1_default_active_minus1
     weighted_pred = bool(reader.bit())
@@ -238,6 +244,29 @@ def parse_pps(rbsp: bytes) -> PictureParameters:
     )  # fmt: skip
 
 
+def _parameters_of_one_keyframe(
+    stream: bytes,
+) -> tuple[SequenceParameters | None, PictureParameters | None]:
+    """Return the last SPS and PPS of a stream that must hold one single-slice IDR picture."""
+    units = nal_units(stream)
+    slices = [unit for unit in units if unit.nal_type in (NAL_SLICE, NAL_IDR)]
+    if len(slices) != 1 or slices[0].nal_type != NAL_IDR:
+        raise UnsupportedStream("The encoder did not produce exactly one keyframe here.")
+    if _BitReader(_rbsp(stream, slices[0])).ue() != 0:  # first_mb_in_slice
+        # Each slice after a picture's first is split off as if it were a picture.
+        raise UnsupportedStream(
+            "The encoder split a keyframe into several slices; repeated frames need one "
+            "slice per picture (x264 threads=1, no slices)."
+        )
+    sps = pps = None
+    for unit in units:
+        if unit.nal_type == NAL_SPS:
+            sps = parse_sps(_rbsp(stream, unit))
+        elif unit.nal_type == NAL_PPS:
+            pps = parse_pps(_rbsp(stream, unit))
+    return sps, pps
+
+
 @dataclass(frozen=True)
 class StillPicture:
     """A one-frame encode of a slide, and what is needed to write frames repeating it."""
@@ -248,29 +277,24 @@ class StillPicture:
 
     @classmethod
     def from_stream(cls, stream: bytes) -> StillPicture:
-        units = nal_units(stream)
-        slices = [unit for unit in units if unit.nal_type in (NAL_SLICE, NAL_IDR)]
-        if len(slices) != 1 or slices[0].nal_type != NAL_IDR:
-            raise VideoAssemblyError("The encoder did not produce exactly one keyframe here.")
-        if _BitReader(_rbsp(stream, slices[0])).ue() != 0:  # first_mb_in_slice
-            # Each slice after a picture's first is split off as if it were a picture.
-            raise VideoAssemblyError(
-                "The encoder split a keyframe into several slices; repeated frames need one "
-                "slice per picture (x264 threads=1, no slices)."
-            )
-        sps = pps = None
-        for unit in units:
-            if unit.nal_type == NAL_SPS:
-                sps = parse_sps(_rbsp(stream, unit))
-            elif unit.nal_type == NAL_PPS:
-                pps = parse_pps(_rbsp(stream, unit))
+        """Return the picture of a one-keyframe stream; raise UnsupportedStream if unusable."""
+        try:
+            sps, pps = _parameters_of_one_keyframe(stream)
+        except (IndexError, ValueError) as exc:
+            # A truncated or malformed unit ends the bit reader early: copies written from
+            # what was read so far could be wrong, so none are written.
+            raise UnsupportedStream(
+                "The encoder's parameter sets or keyframe could not be read."
+            ) from exc
         if sps is None or pps is None:
-            raise VideoAssemblyError("The encoder did not write parameter sets with a keyframe.")
+            raise UnsupportedStream("The encoder did not write parameter sets with a keyframe.")
         if sps.max_num_ref_frames < 1:
             # An intra-only sequence: P frames referring to the keyframe would break it.
-            raise VideoAssemblyError("The keyframe's sequence allows no reference frames.")
+            raise UnsupportedStream("The keyframe's sequence allows no reference frames.")
         if pps.cabac or pps.weighted_pred:
-            raise VideoAssemblyError("Repeated frames need an encode with cabac=0 and weightp=0.")
+            raise UnsupportedStream("Repeated frames need an encode with cabac=0 and weightp=0.")
+        if pps.sps_id != sps.sps_id:
+            raise UnsupportedStream("The keyframe's parameter sets do not refer to each other.")
         return cls(stream, sps, pps)
 
     def repeat_frame(self, frame_number: int) -> bytes:

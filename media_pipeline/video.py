@@ -4,13 +4,14 @@ A slide is a still picture, so its video is a keyframe followed by frames that r
 x264 encodes each slide's keyframe once; the repeating frames are written directly as
 all-skip P frames (see media_pipeline.h264), and the keyframe is repeated every GOP so
 players can seek. The cost no longer grows with the video's length, only with slide count.
+Where the copies cannot follow what the encoder made, x264 encodes every frame instead
+(media_pipeline.still_video): slower, same frames, same keyframes.
 """
 
 from __future__ import annotations
 
 import logging
 import math
-import os
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -19,9 +20,16 @@ from pathlib import Path
 
 from media_pipeline.audio import concatenate_wavs, exact_wav_duration
 from media_pipeline.errors import VideoAssemblyError
-from media_pipeline.frame_rate import exact_frame_rate
-from media_pipeline.h264 import StillPicture, split_access_units
+from media_pipeline.frame_rate import frame_rate_argument
+from media_pipeline.h264 import StillPicture, UnsupportedStream, split_access_units
+from media_pipeline.still_video import (
+    encode_slides,
+    encode_with_x264,
+    join_streams,
+    keyframe_numbers,
+)
 from media_pipeline.tools import StopCheck, find_ffmpeg, never_stop, run_program, split_evenly
+from media_pipeline.video_options import VideoOptions
 
 logger = logging.getLogger("media_pipeline.video")
 
@@ -30,27 +38,20 @@ logger = logging.getLogger("media_pipeline.video")
 # gains little, as starting ffmpeg and x264 costs only about as much as a few keyframes.
 IMAGES_PER_ENCODE = 8
 
-
-@dataclass(frozen=True)
-class VideoOptions:
-    width: int = 1920
-    height: int = 1080
-    # Exact: 30000/1001 (NTSC "29.97") is Fraction(30000, 1001); an int is taken as is.
-    fps: Fraction | int = Fraction(25)
-    # A keyframe every two seconds: what streaming services use, and seeking stays instant.
-    gop_seconds: float = 2.0
-    x264_preset: str = "veryfast"
-    crf: int = 20
-    # Speech needs no more; the native coder at twice the time gives no audible gain.
-    audio_bitrate: str = "96k"
-    # None keeps the narration's own rate (Piper: 22.05 kHz); resampling adds nothing.
-    audio_sample_rate: int | None = None
-    timeout_seconds: float = 900
-    ffmpeg_binary: str | None = None
-    parallel_encoders: int = max(1, os.cpu_count() or 1)
-
-    def __post_init__(self) -> None:
-        object.__setattr__(self, "fps", exact_frame_rate(self.fps))
+# What the hand-written copies need of the keyframes, every setting they depend on pinned
+# rather than left to x264's or ffmpeg's defaults (an -flags +ildct, another x264 build):
+# every frame is forced to be an IDR picture with its own parameter sets, so each can stand
+# alone. The sequence must still allow one reference frame (keyint=1 would declare it
+# intra-only), and the copies are progressive CAVLC P pictures of one slice, without
+# weighted prediction, scaling matrices or per-picture timing SEI.
+KEYFRAME_X264_PARAMS = ":".join(
+    [
+        "cabac=0", "weightp=0", "bframes=0", "ref=1", "keyint=100000", "scenecut=0",
+        "repeat-headers=1", "threads=1", "sliced-threads=0", "slices=0", "slice-max-size=0",
+        "slice-max-mbs=0", "interlaced=0", "fake-interlaced=0", "cqm=flat", "nal-hrd=none",
+        "pic-struct=0",
+    ]
+)  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -66,6 +67,8 @@ class AssembledVideo:
     frame_count: int
     # When each slide appears, in seconds from the start.
     slide_starts: tuple[float, ...]
+    # True when repeated frames were written as copies, False when x264 encoded them all.
+    skip_frames: bool = True
 
 
 def slide_frame_counts(durations: Sequence[float | Fraction], fps: int | Fraction) -> list[int]:
@@ -86,11 +89,6 @@ def slide_frame_counts(durations: Sequence[float | Fraction], fps: int | Fractio
     return counts
 
 
-def frame_rate_argument(fps: Fraction) -> str:
-    """Return the rate as ffmpeg and x264 take it exactly: "25/1", "30000/1001"."""
-    return f"{fps.numerator}/{fps.denominator}"
-
-
 def assemble_video(
     clips: Sequence[SlideClip],
     out_path: Path,
@@ -109,43 +107,29 @@ def assemble_video(
     work_dir.mkdir(parents=True, exist_ok=True)
     fps = Fraction(options.fps)
     frame_counts = slide_frame_counts([exact_wav_duration(clip.audio) for clip in clips], fps)
-    gop_frames = max(1, round(Fraction(options.gop_seconds) * fps))
 
     narration = work_dir / "narration.wav"
     audio_duration = concatenate_wavs([clip.audio for clip in clips], narration)
 
-    def encode(batch: range) -> list[StillPicture]:
-        check()
-        keyframes = work_dir / f"keyframes-{batch.start:04d}.h264"
-        images = [clips[i].image for i in batch]
-        _encode_keyframes(ffmpeg, images, keyframes, options, check=check)
-        pictures = split_access_units(keyframes.read_bytes())
-        stills = [StillPicture.from_stream(picture) for picture in pictures]
-        if len(stills) != len(batch):
-            raise VideoAssemblyError(
-                f"The encoder produced {len(stills)} keyframes for {len(batch)} slides."
-            )
-        return stills
-
+    video_stream = work_dir / "video.h264"
     # The audio encoder is single-threaded too: it runs beside the slide encoders.
     with ThreadPoolExecutor(max_workers=options.parallel_encoders) as pool:
         try:
             audio_future = pool.submit(
                 _encode_audio, ffmpeg, narration, work_dir / "narration.m4a", options, check
             )
-            batches = pool.map(encode, keyframe_batches(len(clips), options.parallel_encoders))
-            stills = [still for batch in batches for still in batch]
+            gop_frames = max(1, round(Fraction(options.gop_seconds) * fps))
+            job = _VideoJob(
+                ffmpeg, [clip.image for clip in clips], frame_counts, gop_frames, options, check
+            )
+            skip_frames = options.skip_frames and _write_skip_frames(job, pool, video_stream)
+            if not skip_frames:
+                _write_every_frame(job, pool, video_stream)
             audio = audio_future.result()
         except BaseException:
             # A failed or stopped batch fails the video: start no more of them.
             pool.shutdown(wait=True, cancel_futures=True)
             raise
-
-    check()
-    video_stream = work_dir / "video.h264"
-    with video_stream.open("wb") as stream:
-        for still, frames in zip(stills, frame_counts, strict=True):
-            _write_still(stream, still, frames, gop_frames)
 
     check()
     run_program(
@@ -175,7 +159,9 @@ def assemble_video(
     logger.info(
         "assembled %d slides: %d frames, %.2f s of audio", len(clips), total_frames, audio_duration
     )
-    return AssembledVideo(out_path, float(total_frames / fps), total_frames, tuple(starts))
+    return AssembledVideo(
+        out_path, float(total_frames / fps), total_frames, tuple(starts), skip_frames
+    )
 
 
 def keyframe_batches(count: int, parallel: int) -> list[range]:
@@ -205,6 +191,78 @@ def _encode_audio(
     return out
 
 
+@dataclass(frozen=True)
+class _VideoJob:
+    """What either writer of the video stream needs."""
+
+    ffmpeg: str
+    images: list[Path]
+    frame_counts: list[int]
+    gop_frames: int
+    options: VideoOptions
+    check: StopCheck
+
+    def batches(self) -> list[range]:
+        return keyframe_batches(len(self.images), self.options.parallel_encoders)
+
+
+def _write_skip_frames(job: _VideoJob, pool: ThreadPoolExecutor, out: Path) -> bool:
+    """Write the stream as keyframes and copies; return False, having written none, if it can't.
+
+    What the copies cannot follow is not an error: it is logged, and the caller has x264
+    encode every frame instead.
+    """
+
+    def encode(batch: range) -> list[StillPicture]:
+        job.check()
+        keyframes = out.with_name(f"keyframes-{batch.start:04d}.h264")
+        _encode_keyframes(
+            job.ffmpeg, [job.images[i] for i in batch], keyframes, job.options, check=job.check
+        )
+        stills = [StillPicture.from_stream(p) for p in split_access_units(keyframes.read_bytes())]
+        if len(stills) != len(batch):
+            raise UnsupportedStream(
+                f"The encoder produced {len(stills)} keyframes for {len(batch)} slides."
+            )
+        return stills
+
+    futures = []
+    try:
+        if min(job.frame_counts) < 2:
+            raise UnsupportedStream("A slide of one frame would put two keyframes side by side.")
+        futures = [pool.submit(encode, batch) for batch in job.batches()]
+        stills = [still for future in futures for still in future.result()]
+    except UnsupportedStream as exc:
+        for future in futures:
+            future.cancel()
+        logger.warning("encoding every frame with x264, as copies are not possible: %s", exc)
+        return False
+    job.check()
+    with out.open("wb") as stream:
+        for still, frames in zip(stills, job.frame_counts, strict=True):
+            _write_still(stream, still, frames, job.gop_frames)
+    return True
+
+
+def _write_every_frame(job: _VideoJob, pool: ThreadPoolExecutor, out: Path) -> None:
+    """Write the stream with x264 encoding every frame, batches of slides in parallel."""
+
+    def encode(batch: range) -> Path:
+        job.check()
+        part = out.with_name(f"frames-{batch.start:04d}.h264")
+        images = [job.images[i] for i in batch]
+        counts = [job.frame_counts[i] for i in batch]
+        encode_slides(
+            job.ffmpeg, images, counts, part, job.options,
+            gop_frames=job.gop_frames, check=job.check,
+        )  # fmt: skip
+        return part
+
+    parts = list(pool.map(encode, job.batches()))
+    job.check()
+    join_streams(parts, out)
+
+
 def _encode_keyframes(
     ffmpeg: str,
     images: list[Path],
@@ -214,58 +272,20 @@ def _encode_keyframes(
     check: StopCheck = never_stop,
 ) -> None:
     """Encode one keyframe per image, each carrying its own parameter sets, into out."""
-    width, height = options.width, options.height
-    rate = frame_rate_argument(Fraction(options.fps))
-    inputs: list[str | Path] = []
-    chains = []
-    for index, image in enumerate(images):
-        # The images' rate reaches x264 through the filter graph: it writes it into the SPS
-        # timing players follow, and picks the H.264 level from it (4K at 60 fps needs 5.2).
-        # (An output -r would say the same, but ffmpeg 7 refuses it with passthrough.)
-        inputs += ["-framerate", rate, "-i", image]
-        chains.append(
-            f"[{index}:v]scale={width}:{height}:force_original_aspect_ratio=decrease"
-            ":flags=lanczos:out_color_matrix=bt709:out_range=tv,"
-            f"pad={width}:{height}:(ow-iw)/2:(oh-ih)/2:color=black,setsar=1,format=yuv420p"
-            f"[v{index}]"
-        )
-    joined = "".join(f"[v{index}]" for index in range(len(images)))
-    graph = ";".join([*chains, f"{joined}concat=n={len(images)}:v=1:a=0[out]"])
-    run_program(
-        [
-            ffmpeg, "-nostdin", "-v", "error", "-y",
-            *inputs,
-            "-filter_complex", graph, "-map", "[out]",
-            "-fps_mode", "passthrough",
-            "-c:v", "libx264", "-preset", options.x264_preset, "-crf", str(options.crf),
-            "-tune", "stillimage",
-            # Every frame is forced to be an IDR picture with its own parameter sets, so each
-            # can stand alone. The sequence must still allow one reference frame (keyint=1
-            # would declare it intra-only), and the repeated frames are CAVLC P slices
-            # without weighted prediction, so the parameter sets must allow exactly that.
-            "-force_key_frames", "expr:1",
-            "-x264-params",
-            "cabac=0:weightp=0:bframes=0:ref=1:keyint=100000:scenecut=0:repeat-headers=1"
-            ":threads=1",
-            "-colorspace", "bt709", "-color_primaries", "bt709", "-color_trc", "bt709",
-            "-bsf:v", "h264_mp4toannexb", "-f", "h264",
-            out,
-        ],
-        timeout=options.timeout_seconds,
-        error=VideoAssemblyError,
-        what="ffmpeg (encoding the slides)",
-        check=check,
+    encode_with_x264(
+        ffmpeg, images, out, options,
+        repeats=None, force_key_frames="expr:1", x264_params=KEYFRAME_X264_PARAMS,
+        what="ffmpeg (encoding the slides)", check=check,
     )  # fmt: skip
 
 
 def _write_still(stream, still: StillPicture, frames: int, gop_frames: int) -> None:
     """Write `frames` frames of a still slide: a keyframe every GOP, copies in between."""
     copies = [still.repeat_frame(number) for number in range(1, min(frames, gop_frames + 1))]
+    keyframes = set(keyframe_numbers(frames, gop_frames))
     for frame in range(frames):
-        position = frame % gop_frames
-        # The slide's last frame is never a keyframe, so two keyframes (which might share an
-        # idr_pic_id across encoder batches) are never adjacent at a slide change.
-        if position == 0 and (frame == 0 or frame < frames - 1):
+        if frame in keyframes:
             stream.write(still.keyframe)
         else:
-            stream.write(copies[(position or gop_frames) - 1])
+            # Frame numbers count from the last keyframe; a slide's last frame stays a copy.
+            stream.write(copies[(frame % gop_frames or gop_frames) - 1])

@@ -18,3 +18,12 @@ def ffprobe(path: Path) -> dict:
         capture_output=True, check=True,
     ).stdout  # fmt: skip
     return json.loads(out)
+
+
+def strict_decode(path: Path) -> subprocess.CompletedProcess[bytes]:
+    """Return ffmpeg's decoding of the whole file, stopped by the first error it finds."""
+    return subprocess.run(
+        [find_ffmpeg(), "-v", "error", "-err_detect", "explode", "-xerror",
+         "-i", str(path), "-f", "null", "-"],
+        capture_output=True,
+    )  # fmt: skip
