@@ -19,6 +19,7 @@ from media_pipeline.errors import (
     SpeechSynthesisError,
     UnsupportedEngineError,
 )
+from media_pipeline.script import Lexicon, Pause, parse_script
 from media_pipeline.tools import StopCheck, never_stop, packaged_model_dir
 
 logger = logging.getLogger("media_pipeline.tts")
@@ -38,6 +39,8 @@ class NarrationOptions:
     fps: int | Fraction = 25
     # The longest text given to the speech model at once (about 20 seconds of speech).
     max_piece_chars: int = 300
+    # How the persona says particular words; captions keep the words as written.
+    lexicon: Lexicon = Lexicon()
 
 
 @dataclass(frozen=True)
@@ -163,26 +166,44 @@ def narrate(
 ) -> Narration:
     """Return the narration of a slide's notes written to out_wav, with one cue per sentence.
 
+    `[pause:SECONDS]` markup becomes silence; the persona's lexicon changes what the engine
+    is given, never the cues.
+
     Speech is made and written one bounded piece at a time, so memory does not grow with
     the length of the notes, and `check` is asked between pieces whether to stop.
     """
     sample_rate = engine.sample_rate(voice)
     cues: list[Cue] = []
     written = 0
+    pending_pause: float | None = None  # from [pause:…] markup, replacing the sentence gap
+
+    def write_silence(out, seconds: float) -> int:
+        samples = silence(seconds, sample_rate)
+        out.writeframes(samples.tobytes())
+        return samples.size
+
     with wav_writer(out_wav, sample_rate) as out:
-        for piece in speakable_pieces(text, options.max_piece_chars):
-            check()
-            samples = engine.speak(piece, voice=voice, speaking_rate=options.speaking_rate)
-            if samples.size == 0:
+        for part in parse_script(text):
+            if isinstance(part, Pause):
+                pending_pause = (pending_pause or 0.0) + part.seconds
                 continue
-            if written:
-                pause = silence(options.sentence_pause_seconds, sample_rate)
-                out.writeframes(pause.tobytes())
-                written += pause.size
-            start = written
-            out.writeframes(samples.astype(np.int16).tobytes())
-            written += samples.size
-            cues.extend(sentence_cues(piece, start / sample_rate, written / sample_rate))
+            for piece in speakable_pieces(part.text, options.max_piece_chars):
+                check()
+                said = options.lexicon.apply(piece)
+                samples = engine.speak(said, voice=voice, speaking_rate=options.speaking_rate)
+                if samples.size == 0:
+                    continue
+                if pending_pause is not None:
+                    written += write_silence(out, pending_pause)
+                    pending_pause = None
+                elif written:
+                    written += write_silence(out, options.sentence_pause_seconds)
+                start = written
+                out.writeframes(samples.astype(np.int16).tobytes())
+                written += samples.size
+                cues.extend(sentence_cues(piece, start / sample_rate, written / sample_rate))
+        if pending_pause is not None:
+            written += write_silence(out, pending_pause)
         tail = options.padding_seconds if written else options.empty_slide_seconds
         target = frame_aligned_length(
             written + silence(tail, sample_rate).size, sample_rate, options.fps

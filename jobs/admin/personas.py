@@ -2,10 +2,37 @@
 
 from __future__ import annotations
 
+from django import forms
 from django.contrib import admin
+from django.core.exceptions import ValidationError
 
 from jobs.personas import services
-from jobs.personas.models import Persona
+from jobs.personas.models import Persona, PronunciationEntry
+
+
+class LexiconFormSet(forms.BaseInlineFormSet):
+    def entries(self) -> list[tuple[str, str]]:
+        return [
+            (form.cleaned_data["phrase"], form.cleaned_data["say"])
+            for form in self.forms
+            if form.cleaned_data.get("phrase") and not form.cleaned_data.get("DELETE")
+        ]
+
+    def clean(self) -> None:
+        super().clean()
+        phrases = [phrase.lower() for phrase, _ in self.entries()]
+        twice = sorted({phrase for phrase in phrases if phrases.count(phrase) > 1})
+        if twice:
+            raise ValidationError(f"Listed twice: {', '.join(twice)}.")
+
+
+class PronunciationInline(admin.TabularInline):
+    """The persona's lexicon: how it says particular words (the captions keep them as written)."""
+
+    model = PronunciationEntry
+    formset = LexiconFormSet
+    fields = ("phrase", "say")
+    extra = 1
 
 
 @admin.register(Persona)
@@ -13,6 +40,7 @@ class PersonaAdmin(admin.ModelAdmin):
     list_display = ("name", "tts_engine", "voice", "speaking_rate", "language", "status")
     list_filter = ("tts_engine", "status", "language")
     search_fields = ("name", "voice")
+    inlines = [PronunciationInline]
 
     def save_model(self, request, obj, form, change) -> None:
         fields = {name: form.cleaned_data[name] for name in form.changed_data}
@@ -21,6 +49,12 @@ class PersonaAdmin(admin.ModelAdmin):
         else:
             saved = services.persona_create(**form.cleaned_data)
             obj.pk = saved.pk
+
+    def save_formset(self, request, form, formset, change) -> None:
+        if isinstance(formset, LexiconFormSet):
+            services.persona_lexicon_replace(persona=form.instance, entries=formset.entries())
+            return
+        super().save_formset(request, form, formset, change)
 
     def delete_model(self, request, obj) -> None:
         services.persona_delete(persona=obj)

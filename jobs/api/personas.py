@@ -12,7 +12,7 @@ from jobs.api.fields import Text
 from jobs.errors import RequestRefused
 from jobs.personas import services
 from jobs.personas.models import Persona
-from jobs.personas.selectors import persona_get, persona_list_for
+from jobs.personas.selectors import persona_get, persona_lexicon, persona_list_for
 
 
 class PersonaOut(Schema):
@@ -83,3 +83,35 @@ def update_persona(request, persona_id: int, data: PersonaPatch):
 def delete_persona(request, persona_id: int):
     services.persona_delete(persona=_persona(persona_id))
     return Status(204, None)
+
+
+class PronunciationIO(Schema):
+    phrase: Text = Field(..., min_length=1, max_length=100, description="As written in notes.")
+    say: Text = Field(..., min_length=1, max_length=200, description="How to say it.")
+
+
+class LexiconIO(Schema):
+    entries: list[PronunciationIO] = Field(..., max_length=2000)
+
+
+def _lexicon_out(persona: Persona) -> dict:
+    entries = persona_lexicon(persona=persona).entries
+    return {"entries": [{"phrase": phrase, "say": say} for phrase, say in entries]}
+
+
+@personas_router.get("/{int:persona_id}/lexicon", response={200: LexiconIO, **ERRORS})
+def get_lexicon(request, persona_id: int):
+    """How the persona says particular words (applied to speech, never to captions)."""
+    return _lexicon_out(_persona(persona_id))
+
+
+@personas_router.put(
+    "/{int:persona_id}/lexicon", response={200: LexiconIO, 403: ErrorOut, **ERRORS},
+    auth=StaffTokenAuth(), summary="Replace a persona's lexicon (staff only)",
+)  # fmt: skip
+def put_lexicon(request, persona_id: int, data: LexiconIO):
+    persona = _persona(persona_id)
+    services.persona_lexicon_replace(
+        persona=persona, entries=[(entry.phrase, entry.say) for entry in data.entries]
+    )
+    return _lexicon_out(persona)

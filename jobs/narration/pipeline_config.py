@@ -9,6 +9,7 @@ from pathlib import Path
 from django.conf import settings
 
 from jobs.narration.models import Job
+from jobs.personas.selectors import persona_lexicon
 from media_pipeline.deck import DeckLimits
 from media_pipeline.render import RenderOptions
 from media_pipeline.sandbox import SandboxOptions
@@ -57,6 +58,7 @@ def narration_options(job: Job) -> NarrationOptions:
         padding_seconds=job.padding_seconds,
         empty_slide_seconds=job.empty_slide_seconds,
         fps=_config("VIDEO_FPS"),
+        lexicon=persona_lexicon(persona=job.persona),
     )
 
 

@@ -31,6 +31,7 @@ from media_pipeline.deck import validate_deck
 from media_pipeline.errors import InvalidDeckError, PipelineError, SlideCountMismatchError
 from media_pipeline.render import render_slides
 from media_pipeline.sanitize import sanitize_deck
+from media_pipeline.script import NarrationMarkupError, parse_script
 from media_pipeline.tools import StopCheck, never_stop
 from media_pipeline.tts import Narration, narrate, silent_narration
 from media_pipeline.video import SlideClip, assemble_video
@@ -54,6 +55,7 @@ def decompose_job(*, job_id: str, check: StopCheck = never_stop) -> None:
         work = Path(tmp)
         deck = storage_fetch(job.deck.name, work / "upload.pptx")
         slide_notes = validate_deck(deck, deck_limits()).slides
+        _check_markup(slide_notes)
         # LibreOffice gets a copy that links to nothing, in a folder holding nothing else.
         render_dir = work / "render"
         render_dir.mkdir()
@@ -79,6 +81,15 @@ def decompose_job(*, job_id: str, check: StopCheck = never_stop) -> None:
     progress.job_slides_create(
         job_id=job_id, slides=rendered, warnings=_link_warnings(sanitized.removed_links)
     )
+
+
+def _check_markup(slide_notes) -> None:
+    # Before rendering: a typo in one slide's notes fails the job in seconds, not minutes.
+    for notes in slide_notes:
+        try:
+            parse_script(notes.notes)
+        except NarrationMarkupError as exc:
+            raise NarrationMarkupError(f"Slide {notes.number} of the deck: {exc.message}") from exc
 
 
 def _link_warnings(removed: tuple[str, ...]) -> list[str]:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
+from django.db.models.functions import Lower
 
 
 class Persona(models.Model):
@@ -36,3 +37,23 @@ class Persona(models.Model):
 
     def __str__(self) -> str:
         return self.name
+
+
+class PronunciationEntry(models.Model):
+    """How a persona says a word or phrase: a respelling, or phonemes for engines that take them.
+
+    Applied to what the engine is given, never to the captions.
+    """
+
+    persona = models.ForeignKey(Persona, on_delete=models.CASCADE, related_name="pronunciations")
+    phrase = models.CharField(max_length=100, help_text="As written in the notes (any case).")
+    say = models.CharField(max_length=200, help_text="How to say it, e.g. 'sequel' for SQL.")
+
+    class Meta:
+        ordering = ["phrase"]
+        constraints = [
+            models.UniqueConstraint(Lower("phrase"), "persona", name="one_pronunciation_per_phrase")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.phrase} → {self.say}"

@@ -5,6 +5,7 @@ from __future__ import annotations
 from django.db.models import QuerySet
 
 from jobs.personas.models import Persona
+from media_pipeline.script import Lexicon
 
 
 def persona_choices() -> QuerySet[Persona]:
@@ -20,3 +21,8 @@ def persona_list_for(*, user) -> QuerySet[Persona]:
 
 def persona_get(*, persona_id: int) -> Persona | None:
     return Persona.objects.filter(id=persona_id).first()
+
+
+def persona_lexicon(*, persona: Persona) -> Lexicon:
+    """How the persona says particular words, ready for the speech step."""
+    return Lexicon.of(persona.pronunciations.values_list("phrase", "say"))

@@ -316,3 +316,17 @@ def test_unknown_paths_and_wrong_methods_answer_in_the_error_envelope(client, to
     assert wrong.status_code == 405
     assert wrong.json()["error"]["code"] == "method_not_allowed"
     assert "GET" in wrong["Allow"] and "POST" in wrong["Allow"]
+
+
+def test_staff_replace_a_persona_lexicon_everyone_reads_it(client, token, staff_token, persona):
+    url = f"/api/personas/{persona.id}/lexicon"
+    body = {"entries": [{"phrase": "SQL", "say": "sequel"}]}
+    refused = client.put(url, body, content_type="application/json", **auth(token))
+    assert refused.status_code == 403
+    replaced = client.put(url, body, content_type="application/json", **auth(staff_token))
+    assert replaced.status_code == 200 and replaced.json() == body
+    assert client.get(url, **auth(token)).json() == body
+    twice = {"entries": [{"phrase": "a", "say": "b"}, {"phrase": "A", "say": "c"}]}
+    conflict = client.put(url, twice, content_type="application/json", **auth(staff_token))
+    assert conflict.status_code == 422
+    assert "listed twice" in conflict.json()["error"]["message"]

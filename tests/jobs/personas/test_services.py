@@ -42,3 +42,16 @@ def test_an_unused_persona_is_deleted(db):
     unused = services.persona_create(name="Unused")
     services.persona_delete(persona=unused)
     assert not Persona.objects.filter(id=unused.id).exists()
+
+
+def test_the_lexicon_is_replaced_whole_or_not_at_all(db, persona):
+    services.persona_lexicon_replace(persona=persona, entries=[("SQL", "sequel"), ("k8s", "kates")])
+    with pytest.raises(ValidationError, match="listed twice"):
+        services.persona_lexicon_replace(
+            persona=persona, entries=[("nginx", "engine x"), ("NGINX", "en jinx")]
+        )
+    with pytest.raises(ValidationError, match="1 to 100 characters"):
+        services.persona_lexicon_replace(persona=persona, entries=[("x" * 101, "y")])
+    assert sorted(persona.pronunciations.values_list("phrase", "say")) == [
+        ("SQL", "sequel"), ("k8s", "kates"),
+    ]  # fmt: skip
