@@ -74,9 +74,13 @@ def to_srt(cues: Iterable[Cue]) -> str:
     return "\n".join(blocks)
 
 
-def to_webvtt(cues: Iterable[Cue]) -> str:
-    """Return WebVTT captions; cue text is escaped, so it is always shown as written."""
-    blocks = ["WEBVTT\n"]
+def to_webvtt(cues: Iterable[Cue], *, language: str = "") -> str:
+    """Return WebVTT captions; cue text is escaped, so it is always shown as written.
+
+    `language` (BCP 47) goes into the header, where players and editors look for it.
+    """
+    header = "WEBVTT\nKind: captions\n" + (f"Language: {language}\n" if language else "")
+    blocks = [header]
     for number, cue in enumerate(cues, start=1):
         timing = f"{_timestamp(cue.start, '.')} --> {_timestamp(cue.end, '.')}"
         blocks.append(f"{number}\n{timing}\n{_webvtt_text(cue.text)}\n")

@@ -63,6 +63,10 @@ class SpeechEngine(Protocol):
 
     def sample_rate(self, voice: str) -> int: ...
 
+    def voices(self) -> list[str]:
+        """The names of the voices this engine has here."""
+        ...
+
 
 class PiperEngine:
     """Piper (VITS in onnxruntime): fast on CPU; each voice is loaded once per process."""
@@ -100,6 +104,14 @@ class PiperEngine:
 
     def sample_rate(self, voice: str) -> int:
         return self.load(voice).config.sample_rate
+
+    def voices(self) -> list[str]:
+        # A voice is a model and its config side by side: en_US-joe-medium.onnx(.json).
+        return sorted(
+            path.stem
+            for path in self.voice_dir.glob("*.onnx")
+            if path.with_suffix(".onnx.json").exists()
+        )
 
     def speak(self, text: str, *, voice: str, speaking_rate: float) -> np.ndarray:
         from piper import SynthesisConfig
@@ -139,6 +151,17 @@ class EngineRegistry:
             return self._queues[name]
         except KeyError:
             raise self._unsupported(name) from None
+
+    def default_voice(self, name: str, language: str) -> str | None:
+        """The engine's first voice for a BCP 47 language (en-US), or for its base (en)."""
+        voices = self.get(name).voices()
+        # Piper names voices by locale with an underscore: en_US-joe-medium.
+        locale = language.replace("-", "_")
+        for prefix in (f"{locale}-", f"{locale.split('_')[0]}_", f"{locale.split('_')[0]}-"):
+            matches = [voice for voice in voices if voice.startswith(prefix)]
+            if matches:
+                return matches[0]
+        return None
 
     def get(self, name: str) -> SpeechEngine:
         with self._lock:

@@ -142,6 +142,8 @@ def assemble_video(
             "-i", video_stream,
             "-i", audio,
             "-map", "0:v:0", "-map", "1:a:0",
+            *(["-metadata:s:a:0", f"language={options.audio_language}"]
+              if options.audio_language else []),
             "-c", "copy",
             "-movflags", "+faststart",
             out_path,

@@ -31,5 +31,8 @@ class VideoOptions:
     # not possible.
     skip_frames: bool = True
 
+    # ISO 639-2 code of the narration's language (eng, deu), written on the audio track.
+    audio_language: str = ""
+
     def __post_init__(self) -> None:
         object.__setattr__(self, "fps", exact_frame_rate(self.fps))

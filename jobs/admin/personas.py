@@ -26,6 +26,27 @@ class LexiconFormSet(forms.BaseInlineFormSet):
             raise ValidationError(f"Listed twice: {', '.join(twice)}.")
 
 
+class PersonaForm(forms.ModelForm):
+    class Meta:
+        model = Persona
+        fields = ("name", "tts_engine", "voice", "speaking_rate", "language", "status")
+
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["voice"].required = False
+        self.fields["voice"].help_text = "Empty: the engine's voice for the language."
+
+    def clean(self) -> dict:
+        data = super().clean()
+        if not self.errors:
+            data["language"], data["voice"] = services.persona_voice_check(
+                tts_engine=data.get("tts_engine", ""),
+                language=data.get("language", ""),
+                voice=data.get("voice"),
+            )
+        return data
+
+
 class PronunciationInline(admin.TabularInline):
     """The persona's lexicon: how it says particular words (the captions keep them as written)."""
 
@@ -41,6 +62,7 @@ class PersonaAdmin(admin.ModelAdmin):
     list_filter = ("tts_engine", "status", "language")
     search_fields = ("name", "voice")
     inlines = [PronunciationInline]
+    form = PersonaForm
 
     def save_model(self, request, obj, form, change) -> None:
         fields = {name: form.cleaned_data[name] for name in form.changed_data}
@@ -53,6 +75,8 @@ class PersonaAdmin(admin.ModelAdmin):
     def save_formset(self, request, form, formset, change) -> None:
         if isinstance(formset, LexiconFormSet):
             services.persona_lexicon_replace(persona=form.instance, entries=formset.entries())
+            # The admin's change message reads what formset.save() would have recorded.
+            formset.new_objects, formset.changed_objects, formset.deleted_objects = [], [], []
             return
         super().save_formset(request, form, formset, change)
 

@@ -28,9 +28,12 @@ class PersonaOut(Schema):
 class PersonaIn(Schema):
     name: Text = Field(..., min_length=1, max_length=100)
     tts_engine: Literal["piper"] = "piper"
-    voice: Text = Field("en_US-joe-medium", min_length=1, max_length=200)
+    voice: Text | None = Field(
+        None, min_length=1, max_length=200,
+        description="One of the engine's voices; by default its voice for the language.",
+    )  # fmt: skip
     speaking_rate: float = Field(1.0, ge=0.5, le=2.0)
-    language: Text = Field("en-US", min_length=2, max_length=20)
+    language: Text = Field("en-US", min_length=2, max_length=20, description="BCP 47 tag.")
     status: Literal["active", "disabled"] = "active"
 
 

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-import functools
 import tempfile
 from pathlib import Path
 
+import langcodes
 from django.conf import settings
 
 from jobs.narration.models import Job
@@ -13,7 +13,7 @@ from jobs.personas.selectors import persona_lexicon
 from media_pipeline.deck import DeckLimits
 from media_pipeline.render import RenderOptions
 from media_pipeline.sandbox import SandboxOptions
-from media_pipeline.tts import EngineRegistry, NarrationOptions
+from media_pipeline.tts import NarrationOptions
 from media_pipeline.video import VideoOptions
 
 
@@ -62,6 +62,15 @@ def narration_options(job: Job) -> NarrationOptions:
     )
 
 
+def _audio_language(tag: str) -> str:
+    # MP4 tracks carry ISO 639-2 (eng, deu); a persona saved before tags were checked may
+    # hold something else, which leaves the track unlabelled rather than failing the job.
+    try:
+        return langcodes.Language.get(tag).to_alpha3()
+    except (LookupError, ValueError):
+        return ""
+
+
 def video_options(job: Job) -> VideoOptions:
     width, height = job.frame_size
     return VideoOptions(
@@ -71,6 +80,7 @@ def video_options(job: Job) -> VideoOptions:
         timeout_seconds=_config("FFMPEG_TIMEOUT_SECONDS"),
         ffmpeg_binary=_config("FFMPEG_BINARY"),
         x264_preset=_config("X264_PRESET"),
+        audio_language=_audio_language(job.persona.language),
     )
 
 
@@ -80,10 +90,3 @@ def job_temp_limit() -> int:
 
 def work_root() -> str:
     return _config("WORK_DIR") or tempfile.gettempdir()
-
-
-@functools.cache
-def speech_engines() -> EngineRegistry:
-    """The process-wide engines: voices stay loaded between tasks of one worker."""
-    voice_dir = _config("PIPER_VOICE_DIR")
-    return EngineRegistry(piper_voice_dir=Path(voice_dir) if voice_dir else None)

@@ -19,8 +19,8 @@ from procrastinate.exceptions import AlreadyEnqueued
 from jobs import queueing
 from jobs.integrations.webhooks import webhook_event_enqueue
 from jobs.narration.models import Job, Slide
-from jobs.narration.pipeline_config import speech_engines
 from jobs.narration.selectors import job_api_payload
+from jobs.speech import speech_engines
 
 logger = logging.getLogger("slidecast.services")
 

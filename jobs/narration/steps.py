@@ -20,10 +20,10 @@ from jobs.narration.pipeline_config import (
     job_temp_limit,
     narration_options,
     render_options,
-    speech_engines,
     video_options,
     work_root,
 )
+from jobs.speech import speech_engines
 from jobs.storage import storage_fetch, storage_put
 from media_pipeline.archive import size_text
 from media_pipeline.captions import Cue, place_cues, to_srt, to_webvtt
@@ -219,7 +219,9 @@ def assemble_job_video(*, job_id: str, claim: int, check: StopCheck = never_stop
             ([Cue.from_dict(cue) for cue in slide.cues] for slide in slides), video.slide_starts
         )
         (work / "captions.srt").write_text(to_srt(cues), encoding="utf-8")
-        (work / "captions.vtt").write_text(to_webvtt(cues), encoding="utf-8")
+        (work / "captions.vtt").write_text(
+            to_webvtt(cues, language=job.persona.language), encoding="utf-8"
+        )
         names = {}
         for key, local, stored in (
             ("video_name", video.path, "video.mp4"),

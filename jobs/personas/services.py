@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import logging
 
+import langcodes
 from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.db.models import ProtectedError
 
 from jobs.errors import RequestRefused
 from jobs.personas.models import Persona, PronunciationEntry
+from jobs.speech import speech_engines
 from media_pipeline.script import Lexicon, NarrationMarkupError
 
 logger = logging.getLogger("slidecast.personas")
@@ -28,9 +30,49 @@ def _persona_save(persona: Persona) -> Persona:
     return persona
 
 
+VOICE_FIELDS = ("tts_engine", "language", "voice")
+
+
+def persona_voice_check(*, tts_engine: str, language: str, voice: str | None) -> tuple[str, str]:
+    """Return the language as a standard BCP 47 tag and the voice to speak it with.
+
+    No voice means the engine's voice for the language. A tag that is not BCP 47, an engine
+    that is not here, or a voice the engine does not have raises ValidationError naming the
+    field, with the voices there are.
+    """
+    if not language or not langcodes.tag_is_valid(language):
+        raise ValidationError(
+            {"language": f"{language!r} is not a BCP 47 language tag such as en-US or de-DE."}
+        )
+    language = langcodes.standardize_tag(language)
+    engines = speech_engines()
+    if tts_engine not in engines.names():
+        choices = ", ".join(engines.names())
+        raise ValidationError(
+            {"tts_engine": f"There is no engine {tts_engine!r}; choose {choices}."}
+        )
+    voices = engines.get(tts_engine).voices()
+    listed = ", ".join(voices) or "none installed"
+    if not voice:
+        voice = engines.default_voice(tts_engine, language)
+        if voice is None:
+            raise ValidationError(
+                {"voice": f"The {tts_engine} engine has no voice for {language} here ({listed})."}
+            )
+    elif voice not in voices:
+        raise ValidationError(
+            {"voice": f"The {tts_engine} engine has no voice {voice!r} here; its voices: {listed}."}
+        )
+    return language, voice
+
+
 def persona_create(**fields) -> Persona:
     """Create a persona; a name in use is refused (409), other bad values raise ValidationError."""
-    persona = _persona_save(Persona(**fields))
+    persona = Persona(**fields)
+    persona.language, persona.voice = persona_voice_check(
+        tts_engine=persona.tts_engine, language=persona.language, voice=fields.get("voice")
+    )
+    persona = _persona_save(persona)
     logger.info("persona %s created", persona.name)
     return persona
 
@@ -40,6 +82,10 @@ def persona_update(*, persona: Persona, **fields) -> Persona:
     for field, value in fields.items():
         if value is not None:
             setattr(persona, field, value)
+    if any(fields.get(field) is not None for field in VOICE_FIELDS):
+        persona.language, persona.voice = persona_voice_check(
+            tts_engine=persona.tts_engine, language=persona.language, voice=persona.voice
+        )
     return _persona_save(persona)
 
 

@@ -50,8 +50,16 @@ def test_srt_uses_commas_and_counts_from_one():
 
 def test_webvtt_has_header_dots_and_escapes_markup():
     vtt = to_webvtt([Cue(0, 1.5, "Fish & <chips>")])
-    assert vtt.startswith("WEBVTT\n\n1\n00:00:00.000 --> 00:00:01.500\n")
+    assert vtt.startswith("WEBVTT\nKind: captions\n\n1\n00:00:00.000 --> 00:00:01.500\n")
     assert "Fish &amp; &lt;chips&gt;" in vtt
+
+
+def test_webvtt_names_the_persona_language_in_its_header():
+    import webvtt
+
+    vtt = to_webvtt([Cue(0, 1.5, "Hallo.")], language="de-DE")
+    assert vtt.startswith("WEBVTT\nKind: captions\nLanguage: de-DE\n\n1\n")
+    assert [caption.text for caption in webvtt.from_string(vtt)] == ["Hallo."]
 
 
 HOSTILE_NOTES = (

@@ -16,9 +16,9 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 from jobs.access.services import command_line_user
 from jobs.narration import services
 from jobs.narration.models import Job
-from jobs.narration.pipeline_config import speech_engines
 from jobs.personas.models import Persona
 from jobs.personas.selectors import persona_choices
+from jobs.speech import speech_engines
 from jobs.worker.inprocess import in_process_worker, live_worker_count
 
 CLI_USERNAME = "cli"

@@ -330,3 +330,15 @@ def test_staff_replace_a_persona_lexicon_everyone_reads_it(client, token, staff_
     conflict = client.put(url, twice, content_type="application/json", **auth(staff_token))
     assert conflict.status_code == 422
     assert "listed twice" in conflict.json()["error"]["message"]
+
+
+def test_persona_voice_defaults_to_the_language_and_unknown_voices_are_422(client, staff_token):
+    created = client.post("/api/personas", {"name": "Kim", "language": "en-us"},
+                          content_type="application/json", **auth(staff_token))  # fmt: skip
+    assert created.status_code == 201
+    assert (created.json()["language"], created.json()["voice"]) == ("en-US", "en_US-joe-medium")
+    unknown = client.post("/api/personas", {"name": "Lee", "voice": "fr_FR-siwis-low"},
+                          content_type="application/json", **auth(staff_token))  # fmt: skip
+    assert unknown.status_code == 422
+    [detail] = unknown.json()["error"]["details"]
+    assert detail["field"] == "voice" and "en_US-joe-medium" in detail["message"]

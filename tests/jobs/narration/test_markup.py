@@ -10,6 +10,7 @@ from jobs.models import Job
 from jobs.personas.services import persona_lexicon_replace
 from media_pipeline.asr import transcribe
 from tests.conftest import submit_deck
+from tests.media import ffprobe
 
 pytestmark = pytest.mark.slow
 
@@ -38,6 +39,11 @@ def test_pauses_and_the_lexicon_are_heard_while_the_captions_keep_the_notes(
     assert job.status == Job.Status.COMPLETED, job.error
 
     captions = default_storage.open(job.captions_vtt.name).read().decode()
+    assert captions.startswith("WEBVTT\nKind: captions\nLanguage: en-US\n")
+    video = tmp_path / "video.mp4"
+    video.write_bytes(default_storage.open(job.video.name).read())
+    [audio_stream] = [s for s in ffprobe(video)["streams"] if s["codec_type"] == "audio"]
+    assert audio_stream["tags"]["language"] == "eng"
     assert "Welcome to Slidecast." in captions and "Thanks for watching." in captions
     assert "pause" not in captions and "banana" not in captions
     [first, second] = job.slides.get().cues

@@ -20,9 +20,9 @@ def test_a_taken_name_is_refused_as_a_conflict(db, persona):
 
 def test_update_changes_only_the_given_fields_and_checks_them(db):
     ava = services.persona_create(name="Ava", speaking_rate=1.1)
-    services.persona_update(persona=ava, voice="en_US-ava-medium", speaking_rate=None)
+    services.persona_update(persona=ava, language="en-us", speaking_rate=None)
     ava.refresh_from_db()
-    assert (ava.voice, ava.speaking_rate) == ("en_US-ava-medium", 1.1)
+    assert (ava.language, ava.voice, ava.speaking_rate) == ("en-US", "en_US-joe-medium", 1.1)
     with pytest.raises(ValidationError, match="2.0"):
         services.persona_update(persona=ava, speaking_rate=5.0)
     ava.refresh_from_db()
@@ -55,3 +55,34 @@ def test_the_lexicon_is_replaced_whole_or_not_at_all(db, persona):
     assert sorted(persona.pronunciations.values_list("phrase", "say")) == [
         ("SQL", "sequel"), ("k8s", "kates"),
     ]  # fmt: skip
+
+
+def test_no_voice_means_the_engine_voice_for_the_language(db):
+    ava = services.persona_create(name="Ava", language="en-GB")
+    assert (ava.language, ava.voice) == ("en-GB", "en_US-joe-medium")  # nearest: same language
+
+
+@pytest.mark.parametrize(
+    ("fields", "field", "message"),
+    [
+        ({"language": "english"}, "language", "'english' is not a BCP 47 language tag"),
+        ({"voice": "en_US-ava-medium"}, "voice", "no voice 'en_US-ava-medium' here; its voices: "
+                                                 "en_US-joe-medium"),
+        ({"language": "de-DE"}, "voice", "has no voice for de-DE here (en_US-joe-medium)"),
+    ],
+)  # fmt: skip
+def test_a_voice_or_language_the_engine_cannot_speak_is_refused_with_the_choices(
+    db, fields, field, message
+):
+    with pytest.raises(ValidationError) as refused:
+        services.persona_create(name="Nobody", **fields)
+    assert message in " ".join(refused.value.message_dict[field])
+    assert not Persona.objects.filter(name="Nobody").exists()
+
+
+def test_an_existing_persona_can_be_disabled_even_if_its_voice_is_gone(db, persona):
+    Persona.objects.filter(id=persona.id).update(voice="en_US-uninstalled-low")
+    persona.refresh_from_db()
+    services.persona_update(persona=persona, status=Persona.Status.DISABLED)
+    persona.refresh_from_db()
+    assert persona.status == Persona.Status.DISABLED
