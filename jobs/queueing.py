@@ -33,6 +33,7 @@ SAMPLE_RESOURCES = "slidecast.sample_resources"
 CLEANUP = "slidecast.cleanup"
 CHECK_ALERTS = "slidecast.check_alerts"
 PING = "slidecast.ping"
+PREPARE_VOICE_REFERENCE = "slidecast.prepare_voice_reference"
 
 # The queue each task runs on unless the caller names another (narration follows its engine).
 TASK_QUEUES: Mapping[str, str] = {
@@ -46,6 +47,7 @@ TASK_QUEUES: Mapping[str, str] = {
     CLEANUP: CPU,
     CHECK_ALERTS: CPU,
     PING: CPU,
+    PREPARE_VOICE_REFERENCE: CPU,
 }
 
 PRIORITY_NORMAL = 0

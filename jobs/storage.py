@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import shutil
+import tempfile
 from pathlib import Path
 
+from django.conf import settings
 from django.core.files import File
 from django.core.files.storage import default_storage
 
@@ -38,3 +40,8 @@ def storage_delete_tree(prefix: str) -> int:
     for folder in folders:
         deleted += storage_delete_tree(f"{prefix}/{folder}")
     return deleted
+
+
+def work_root() -> str:
+    """The folder under which steps keep their temporary files (SLIDECAST_WORK_DIR)."""
+    return settings.SLIDECAST["WORK_DIR"] or tempfile.gettempdir()

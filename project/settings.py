@@ -288,6 +288,7 @@ PROCRASTINATE_IMPORT_PATHS = [
     "jobs.narration.tasks",
     "jobs.integrations.tasks",
     "jobs.operations.tasks",
+    "jobs.personas.tasks",
 ]
 
 # REST API and webhooks.

@@ -7,7 +7,7 @@ from django.contrib import admin
 from django.core.exceptions import ValidationError
 
 from jobs.personas import services
-from jobs.personas.models import Persona, PronunciationEntry
+from jobs.personas.models import Persona, PronunciationEntry, VoiceReference
 
 
 class LexiconFormSet(forms.BaseInlineFormSet):
@@ -47,6 +47,21 @@ class PersonaForm(forms.ModelForm):
         return data
 
 
+class VoiceReferenceInline(admin.StackedInline):
+    """The reference recording and its consent, as uploaded through the API (read only)."""
+
+    model = VoiceReference
+    can_delete = False
+    fields = readonly_fields = (
+        "status", "error", "recording", "prepared", "duration_seconds", "peak_dbfs", "snr_db",
+        "loudness_lufs", "consent_given_by", "consent_given_at", "consent_statement",
+        "uploaded_by", "uploaded_at", "prepared_at",
+    )  # fmt: skip
+
+    def has_add_permission(self, request, obj=None) -> bool:
+        return False
+
+
 class PronunciationInline(admin.TabularInline):
     """The persona's lexicon: how it says particular words (the captions keep them as written)."""
 
@@ -61,7 +76,7 @@ class PersonaAdmin(admin.ModelAdmin):
     list_display = ("name", "tts_engine", "voice", "speaking_rate", "language", "status")
     list_filter = ("tts_engine", "status", "language")
     search_fields = ("name", "voice")
-    inlines = [PronunciationInline]
+    inlines = [PronunciationInline, VoiceReferenceInline]
     form = PersonaForm
 
     def save_model(self, request, obj, form, change) -> None:

@@ -2,17 +2,25 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Literal
 
-from ninja import Field, Router, Schema, Status
+from ninja import Field, File, Form, Router, Schema, Status
+from ninja.files import UploadedFile
 
 from jobs.api.auth import StaffTokenAuth
 from jobs.api.errors import ERRORS, ErrorOut
-from jobs.api.fields import Text
+from jobs.api.fields import Moment, Text
 from jobs.errors import RequestRefused
-from jobs.personas import services
+from jobs.personas import services, voice
 from jobs.personas.models import Persona
-from jobs.personas.selectors import persona_get, persona_lexicon, persona_list_for
+from jobs.personas.selectors import (
+    persona_can_clone,
+    persona_get,
+    persona_lexicon,
+    persona_list_for,
+    voice_reference_get,
+)
 
 
 class PersonaOut(Schema):
@@ -118,3 +126,62 @@ def put_lexicon(request, persona_id: int, data: LexiconIO):
         persona=persona, entries=[(entry.phrase, entry.say) for entry in data.entries]
     )
     return _lexicon_out(persona)
+
+
+class ReferenceOut(Schema):
+    status: Literal["preparing", "ready", "failed"]
+    error: str
+    duration_seconds: float | None
+    peak_dbfs: float | None
+    snr_db: float | None
+    loudness_lufs: float | None
+    consent_given_by: str
+    consent_given_at: datetime
+    consent_statement: str
+    uploaded_at: datetime
+    can_clone: bool
+
+
+class ConsentIn(Schema):
+    consent_given_by: Text = Field(..., min_length=1, max_length=200)
+    consent_given_at: Moment
+    consent_statement: Text = Field(..., min_length=1, max_length=5000)
+
+
+def _reference_out(persona: Persona) -> dict:
+    reference = voice_reference_get(persona=persona)
+    if reference is None:
+        raise RequestRefused(404, "not_found", f"The persona {persona.name!r} has no recording.")
+    fields = {
+        name: getattr(reference, name) for name in ReferenceOut.model_fields if name != "can_clone"
+    }
+    return {**fields, "can_clone": persona_can_clone(persona=persona)}
+
+
+@personas_router.post(
+    "/{int:persona_id}/reference", response={202: ReferenceOut, 403: ErrorOut, **ERRORS},
+    auth=StaffTokenAuth(), summary="Upload a reference recording for voice cloning (staff only)",
+)  # fmt: skip
+def upload_reference(
+    request, persona_id: int, data: Form[ConsentIn], recording: File[UploadedFile]
+):
+    """A WAV, MP3, M4A or OGG of 6 to 60 s of one voice, with the consent it was given under.
+
+    It is prepared on the queue (mono, trimmed, -23 LUFS); follow `status` with GET.
+    """
+    persona = _persona(persona_id)
+    consent = voice.Consent(
+        given_by=data.consent_given_by,
+        given_at=data.consent_given_at,
+        statement=data.consent_statement,
+    )
+    voice.voice_reference_upload(
+        persona=persona, recording=recording, consent=consent, uploaded_by=request.auth
+    )
+    return Status(202, _reference_out(persona))
+
+
+@personas_router.get("/{int:persona_id}/reference", response={200: ReferenceOut, **ERRORS})
+def get_reference(request, persona_id: int):
+    """The recording's preparation: status, why it was refused, its measures, the consent."""
+    return _reference_out(_persona(persona_id))

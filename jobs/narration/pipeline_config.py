@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import tempfile
 from pathlib import Path
 
 import langcodes
@@ -10,6 +9,7 @@ from django.conf import settings
 
 from jobs.narration.models import Job
 from jobs.personas.selectors import persona_lexicon
+from jobs.storage import work_root
 from media_pipeline.deck import DeckLimits
 from media_pipeline.render import RenderOptions
 from media_pipeline.sandbox import SandboxOptions
@@ -86,7 +86,3 @@ def video_options(job: Job) -> VideoOptions:
 
 def job_temp_limit() -> int:
     return _config("MAX_JOB_TEMP_BYTES")
-
-
-def work_root() -> str:
-    return _config("WORK_DIR") or tempfile.gettempdir()

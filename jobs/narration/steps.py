@@ -21,10 +21,9 @@ from jobs.narration.pipeline_config import (
     narration_options,
     render_options,
     video_options,
-    work_root,
 )
 from jobs.speech import speech_engines
-from jobs.storage import storage_fetch, storage_put
+from jobs.storage import storage_fetch, storage_put, work_root
 from media_pipeline.archive import size_text
 from media_pipeline.captions import Cue, place_cues, to_srt, to_webvtt
 from media_pipeline.deck import validate_deck

@@ -16,12 +16,11 @@ from procrastinate.contrib.django.models import ProcrastinateJob, ProcrastinateW
 
 from jobs.access.services import api_rate_windows_prune
 from jobs.narration.models import Job
-from jobs.narration.pipeline_config import work_root
 from jobs.operations.models import DeadLetter, WorkerHost
 from jobs.operations.queue_pause import held_jobs_prune
 from jobs.operations.workers import resource_samples_prune
 from jobs.queueing import job_manager
-from jobs.storage import storage_delete_tree
+from jobs.storage import storage_delete_tree, work_root
 
 logger = logging.getLogger("slidecast.operations")
 

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
+from django.conf import settings
 from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 from django.db.models.functions import Lower
@@ -57,3 +60,40 @@ class PronunciationEntry(models.Model):
 
     def __str__(self) -> str:
         return f"{self.phrase} → {self.say}"
+
+
+def _reference_path(reference: VoiceReference, filename: str) -> str:
+    suffix = Path(filename).suffix.lower()[:8]
+    return f"personas/{reference.persona_id}/reference/original{suffix}"
+
+
+class VoiceReference(models.Model):
+    """A persona's reference recording for voice cloning, with the consent it was given under."""
+
+    class Status(models.TextChoices):
+        PREPARING = "preparing", "Preparing"
+        READY = "ready", "Ready"
+        FAILED = "failed", "Failed"
+
+    persona = models.OneToOneField(Persona, on_delete=models.CASCADE, related_name="reference")
+    recording = models.FileField(upload_to=_reference_path, max_length=255)
+    prepared = models.FileField(max_length=255, blank=True)
+    status = models.CharField(max_length=20, choices=Status.choices, default=Status.PREPARING)
+    error = models.TextField(blank=True)
+    duration_seconds = models.FloatField(null=True, blank=True)
+    peak_dbfs = models.FloatField(null=True, blank=True)
+    snr_db = models.FloatField(null=True, blank=True, help_text="Estimated signal to noise.")
+    loudness_lufs = models.FloatField(null=True, blank=True, help_text="As recorded.")
+    uploaded_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    uploaded_at = models.DateTimeField(auto_now_add=True)
+    prepared_at = models.DateTimeField(null=True, blank=True)
+    consent_given_by = models.CharField(
+        max_length=200, help_text="The person whose voice this is, who consented."
+    )
+    consent_given_at = models.DateTimeField()
+    consent_statement = models.TextField(help_text="The statement they accepted, word for word.")
+
+    def __str__(self) -> str:
+        return f"reference of {self.persona} ({self.get_status_display()})"

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from django.db.models import QuerySet
 
-from jobs.personas.models import Persona
+from jobs.personas.models import Persona, VoiceReference
 from media_pipeline.script import Lexicon
 
 
@@ -26,3 +26,16 @@ def persona_get(*, persona_id: int) -> Persona | None:
 def persona_lexicon(*, persona: Persona) -> Lexicon:
     """How the persona says particular words, ready for the speech step."""
     return Lexicon.of(persona.pronunciations.values_list("phrase", "say"))
+
+
+def voice_reference_get(*, persona: Persona) -> VoiceReference | None:
+    return VoiceReference.objects.filter(persona=persona).first()
+
+
+def persona_can_clone(*, persona: Persona) -> bool:
+    """Whether the persona has a prepared reference recording with consent on record."""
+    return (
+        VoiceReference.objects.filter(persona=persona, status=VoiceReference.Status.READY)
+        .exclude(consent_given_by="")
+        .exists()
+    )

@@ -50,6 +50,8 @@ def _persona_form(**fields) -> dict:
         "pronunciations-MIN_NUM_FORMS": "0", "pronunciations-MAX_NUM_FORMS": "1000",
         "pronunciations-0-phrase": "SQL", "pronunciations-0-say": "sequel",
         "pronunciations-1-phrase": "", "pronunciations-1-say": "",
+        "reference-TOTAL_FORMS": "0", "reference-INITIAL_FORMS": "0",
+        "reference-MIN_NUM_FORMS": "0", "reference-MAX_NUM_FORMS": "1",
         **fields,
     }  # fmt: skip
 
