@@ -13,5 +13,10 @@ from media_pipeline.tts import EngineRegistry
 @functools.cache
 def speech_engines() -> EngineRegistry:
     """The process-wide engines: voices stay loaded between tasks of one worker."""
-    voice_dir = settings.SLIDECAST["PIPER_VOICE_DIR"]
-    return EngineRegistry(piper_voice_dir=Path(voice_dir) if voice_dir else None)
+    config = settings.SLIDECAST
+    voice_dir, xtts_dir = config["PIPER_VOICE_DIR"], config["XTTS_MODEL_DIR"]
+    return EngineRegistry(
+        piper_voice_dir=Path(voice_dir) if voice_dir else None,
+        xtts_model_dir=Path(xtts_dir) if xtts_dir else None,
+        xtts_device=config["XTTS_DEVICE"],
+    )

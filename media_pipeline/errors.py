@@ -57,6 +57,13 @@ class UnsupportedEngineError(PipelineError):
     code = "unsupported_engine"
 
 
+class VoiceUnavailableError(PipelineError):
+    """The persona's voice cannot be used (a cloning voice without its recording)."""
+
+    permanent = True
+    code = "voice_unavailable"
+
+
 class ToolMissingError(PipelineError):
     """A system program (ffmpeg, soffice, pdftoppm) is not installed."""
 

@@ -21,6 +21,7 @@ from media_pipeline.errors import (
 )
 from media_pipeline.script import Lexicon, Pause, parse_script
 from media_pipeline.tools import StopCheck, never_stop, packaged_model_dir
+from media_pipeline.xtts import XttsEngine
 
 logger = logging.getLogger("media_pipeline.tts")
 
@@ -41,6 +42,7 @@ class NarrationOptions:
     max_piece_chars: int = 300
     # How the persona says particular words; captions keep the words as written.
     lexicon: Lexicon = Lexicon()
+    language: str = "en-US"
 
 
 @dataclass(frozen=True)
@@ -57,14 +59,23 @@ class SpeechEngine(Protocol):
     # The procrastinate queue whose workers have what this engine needs (a GPU, say).
     queue: ClassVar[str]
 
-    def speak(self, text: str, *, voice: str, speaking_rate: float) -> np.ndarray:
-        """Return int16 mono samples of one sentence spoken, at sample_rate(voice)."""
+    def speak(
+        self, text: str, *, voice: str, speaking_rate: float, language: str = "en"
+    ) -> np.ndarray:
+        """Return int16 mono samples of one sentence spoken, at sample_rate(voice).
+
+        `language` (BCP 47) matters to engines that speak several with one voice.
+        """
         ...
 
     def sample_rate(self, voice: str) -> int: ...
 
     def voices(self) -> list[str]:
         """The names of the voices this engine has here."""
+        ...
+
+    def default_voice(self, language: str) -> str | None:
+        """The voice for a BCP 47 language, or None when the engine has none."""
         ...
 
 
@@ -105,6 +116,17 @@ class PiperEngine:
     def sample_rate(self, voice: str) -> int:
         return self.load(voice).config.sample_rate
 
+    def default_voice(self, language: str) -> str | None:
+        """The first voice for the language (en-US), else for its base language (en)."""
+        # Piper names voices by locale with an underscore: en_US-joe-medium.
+        locale = language.replace("-", "_")
+        base = locale.split("_")[0]
+        for prefix in (f"{locale}-", f"{base}_", f"{base}-"):
+            matches = [voice for voice in self.voices() if voice.startswith(prefix)]
+            if matches:
+                return matches[0]
+        return None
+
     def voices(self) -> list[str]:
         # A voice is a model and its config side by side: en_US-joe-medium.onnx(.json).
         return sorted(
@@ -113,7 +135,10 @@ class PiperEngine:
             if path.with_suffix(".onnx.json").exists()
         )
 
-    def speak(self, text: str, *, voice: str, speaking_rate: float) -> np.ndarray:
+    def speak(
+        self, text: str, *, voice: str, speaking_rate: float, language: str = "en"
+    ) -> np.ndarray:
+        # A Piper voice speaks the one language it was trained on.
         from piper import SynthesisConfig
 
         piper_voice = self.load(voice)
@@ -137,9 +162,18 @@ def default_piper_voice_dir() -> Path:
 class EngineRegistry:
     """The speech engines this process can use, created on first use."""
 
-    def __init__(self, *, piper_voice_dir: Path | None = None) -> None:
-        self._factories = {PiperEngine.name: lambda: PiperEngine(piper_voice_dir)}
-        self._queues = {PiperEngine.name: PiperEngine.queue}
+    def __init__(
+        self,
+        *,
+        piper_voice_dir: Path | None = None,
+        xtts_model_dir: Path | None = None,
+        xtts_device: str = "cuda",
+    ) -> None:
+        self._factories = {
+            PiperEngine.name: lambda: PiperEngine(piper_voice_dir),
+            XttsEngine.name: lambda: XttsEngine(xtts_model_dir, device=xtts_device),
+        }
+        self._queues = {PiperEngine.name: PiperEngine.queue, XttsEngine.name: XttsEngine.queue}
         self._engines: dict[str, SpeechEngine] = {}
         self._lock = threading.Lock()
 
@@ -153,15 +187,8 @@ class EngineRegistry:
             raise self._unsupported(name) from None
 
     def default_voice(self, name: str, language: str) -> str | None:
-        """The engine's first voice for a BCP 47 language (en-US), or for its base (en)."""
-        voices = self.get(name).voices()
-        # Piper names voices by locale with an underscore: en_US-joe-medium.
-        locale = language.replace("-", "_")
-        for prefix in (f"{locale}-", f"{locale.split('_')[0]}_", f"{locale.split('_')[0]}-"):
-            matches = [voice for voice in voices if voice.startswith(prefix)]
-            if matches:
-                return matches[0]
-        return None
+        """The engine's voice for a BCP 47 language, or None when it has none."""
+        return self.get(name).default_voice(language)
 
     def get(self, name: str) -> SpeechEngine:
         with self._lock:
@@ -213,7 +240,12 @@ def narrate(
             for piece in speakable_pieces(part.text, options.max_piece_chars):
                 check()
                 said = options.lexicon.apply(piece)
-                samples = engine.speak(said, voice=voice, speaking_rate=options.speaking_rate)
+                samples = engine.speak(
+                    said,
+                    voice=voice,
+                    speaking_rate=options.speaking_rate,
+                    language=options.language,
+                )
                 if samples.size == 0:
                     continue
                 if pending_pause is not None:

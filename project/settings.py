@@ -200,6 +200,9 @@ SLIDECAST = {
     "X264_PRESET": env_str("SLIDECAST_X264_PRESET", "veryfast"),
     "VIDEO_FPS": env_frame_rate("SLIDECAST_VIDEO_FPS", 25),
     "PIPER_VOICE_DIR": env_str("SLIDECAST_PIPER_VOICE_DIR"),
+    # XTTS v2's files (config.json, model.pth, vocab.json), on gpu workers only.
+    "XTTS_MODEL_DIR": env_str("SLIDECAST_XTTS_MODEL_DIR"),
+    "XTTS_DEVICE": env_str("SLIDECAST_XTTS_DEVICE", "cuda"),
     "WHISPER_MODEL_DIR": env_str("SLIDECAST_WHISPER_MODEL_DIR"),
     "FFMPEG_BINARY": env_str("SLIDECAST_FFMPEG_BINARY"),
     "SOFFICE_BINARY": env_str("SLIDECAST_SOFFICE_BINARY", "soffice"),

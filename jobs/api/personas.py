@@ -26,7 +26,7 @@ from jobs.personas.selectors import (
 class PersonaOut(Schema):
     id: int
     name: str
-    tts_engine: Literal["piper"]
+    tts_engine: Literal["piper", "xtts"]
     voice: str
     speaking_rate: float
     language: str
@@ -35,7 +35,7 @@ class PersonaOut(Schema):
 
 class PersonaIn(Schema):
     name: Text = Field(..., min_length=1, max_length=100)
-    tts_engine: Literal["piper"] = "piper"
+    tts_engine: Literal["piper", "xtts"] = "piper"
     voice: Text | None = Field(
         None, min_length=1, max_length=200,
         description="One of the engine's voices; by default its voice for the language.",

@@ -59,6 +59,7 @@ def narration_options(job: Job) -> NarrationOptions:
         empty_slide_seconds=job.empty_slide_seconds,
         fps=_config("VIDEO_FPS"),
         lexicon=persona_lexicon(persona=job.persona),
+        language=job.persona.language,
     )
 
 

@@ -22,18 +22,25 @@ from jobs.narration.pipeline_config import (
     render_options,
     video_options,
 )
+from jobs.personas.selectors import voice_reference_get
 from jobs.speech import speech_engines
 from jobs.storage import storage_fetch, storage_put, work_root
 from media_pipeline.archive import size_text
 from media_pipeline.captions import Cue, place_cues, to_srt, to_webvtt
 from media_pipeline.deck import validate_deck
-from media_pipeline.errors import InvalidDeckError, PipelineError, SlideCountMismatchError
+from media_pipeline.errors import (
+    InvalidDeckError,
+    PipelineError,
+    SlideCountMismatchError,
+    VoiceUnavailableError,
+)
 from media_pipeline.render import render_slides
 from media_pipeline.sanitize import sanitize_deck
 from media_pipeline.script import NarrationMarkupError, parse_script
 from media_pipeline.tools import StopCheck, never_stop
 from media_pipeline.tts import Narration, narrate, silent_narration
 from media_pipeline.video import SlideClip, assemble_video
+from media_pipeline.xtts import REFERENCE_VOICE
 
 logger = logging.getLogger("slidecast.steps")
 
@@ -159,12 +166,24 @@ def _narrate(slide: Slide, *, check: StopCheck) -> None:
         narration = narrate(
             slide.notes,
             engine=engine,
-            voice=job.persona.voice,
+            voice=_voice(job, engine, Path(tmp)),
             options=narration_options(job),
             out_wav=Path(tmp) / "narration.wav",
             check=check,
         )
         _store_narration(slide, narration)
+
+
+def _voice(job: Job, engine, folder: Path) -> str:
+    """The persona's voice name, or for a cloning engine its prepared recording, fetched here."""
+    if engine.voices() != [REFERENCE_VOICE]:
+        return job.persona.voice
+    reference = voice_reference_get(persona=job.persona)
+    if reference is None or not reference.prepared:
+        raise VoiceUnavailableError(
+            f"The persona {job.persona.name!r} has no prepared reference recording to clone."
+        )
+    return str(storage_fetch(reference.prepared.name, folder / "reference.wav"))
 
 
 def _store_narration(slide: Slide, narration: Narration, *, warning: str = "") -> None:

@@ -13,6 +13,7 @@ from django.db.models.functions import Lower
 class Persona(models.Model):
     class Engine(models.TextChoices):
         PIPER = "piper", "Piper (CPU)"
+        XTTS = "xtts", "Coqui XTTS, cloned from the reference recording (GPU)"
 
     class Status(models.TextChoices):
         ACTIVE = "active", "Active"
