@@ -87,9 +87,10 @@ def test_missing_voice_names_the_setting_to_fix(tmp_path: Path):
 def test_unknown_engine_lists_the_available_ones():
     registry = EngineRegistry()
     with pytest.raises(
-        UnsupportedEngineError, match="'xtts' is not available here; choose one of piper"
+        UnsupportedEngineError,
+        match="'acme' is not available here; choose one of piper, xtts",
     ):
-        registry.get("xtts")
+        registry.get("acme")
     assert registry.queue_for("piper") == "cpu"
 
 

@@ -79,7 +79,10 @@ def test_upload_becomes_a_narrated_captioned_video(completed_job: Job, tmp_path:
     script = " ".join(notes for _, notes in NOTES if notes)
     assert normalized_words(srt) and vtt.startswith("WEBVTT")
     caption_text = " ".join(
-        line for line in vtt.splitlines()[1:] if line and "-->" not in line and not line.isdigit()
+        # The cues follow the header (WEBVTT, Kind, Language) and its blank line.
+        line
+        for line in vtt.split("\n\n", 1)[1].splitlines()
+        if line and "-->" not in line and not line.isdigit()
     )
     assert normalized_words(caption_text) == normalized_words(script)
     last_cue_end = vtt.strip().splitlines()[-2].split(" --> ")[1]
