@@ -19,6 +19,7 @@ from jobs.api.fields import Moment, Text, utc_moment
 from jobs.errors import RequestRefused
 from jobs.narration import selectors, services
 from jobs.narration.models import Job
+from jobs.operations.monitoring import unserved_queue_notice
 from jobs.personas.selectors import persona_get
 from jobs.web.files import job_file_response, slide_image_response
 
@@ -74,6 +75,7 @@ class JobOut(Schema):
     files_deleted_at: datetime | None
     slides: list[SlideOut]
     artifacts: Artifacts
+    notice: str | None = Field(None, description="Why the job is waiting, when it is unusual.")
 
 
 class JobPage(Schema):
@@ -187,8 +189,13 @@ def list_jobs(request, filters: Query[JobFilters]):
 
 @jobs_router.get("/{uuid:job_id}", response={200: JobOut, **ERRORS})
 def get_job(request, job_id: UUID):
-    """Status, progress, each slide's state, the error if any, and links to the files."""
-    return selectors.job_api_payload(job=_own_job(request, job_id))
+    """Status, progress, each slide's state, the error if any, and links to the files.
+
+    `notice` says when the job waits on a queue no worker is serving now.
+    """
+    job = _own_job(request, job_id)
+    queue = selectors.job_waiting_queue(job=job)
+    return {**selectors.job_api_payload(job=job), "notice": unserved_queue_notice(queue) or None}
 
 
 @jobs_router.post("/{uuid:job_id}/cancel", response={200: JobOut, **ERRORS})

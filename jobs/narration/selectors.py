@@ -9,7 +9,10 @@ from django.db.models import Q, QuerySet
 from django.shortcuts import get_object_or_404
 from django.urls import reverse
 
+from jobs import queueing
 from jobs.narration.models import Job
+from jobs.speech import speech_engines
+from media_pipeline.errors import PipelineError
 
 
 def job_list_for(*, user) -> QuerySet[Job]:
@@ -141,3 +144,15 @@ def job_api_payload(*, job: Job) -> dict:
             "deck": artifact("deck", job.deck),
         },
     }
+
+
+def job_waiting_queue(*, job: Job) -> str | None:
+    """The queue the job's next step waits on, or None when it is finished."""
+    if job.is_finished:
+        return None
+    if job.status == Job.Status.SYNTHESIZING_AUDIO:
+        try:
+            return speech_engines().queue_for(job.persona.tts_engine)
+        except PipelineError:
+            return None
+    return queueing.TASK_QUEUES[queueing.DECOMPOSE]

@@ -32,6 +32,8 @@ class QueueOverview:
     failed_1h: int = 0
     paused: bool = False
     held: int = 0
+    # A live worker takes jobs from this queue; False with jobs waiting needs an operator.
+    served: bool = True
 
     def as_dict(self) -> dict:
         return {
@@ -44,6 +46,7 @@ class QueueOverview:
             },
             "paused": self.paused,
             "held_jobs": self.held,
+            "served_by_a_worker": self.served,
         }
 
 
@@ -165,7 +168,23 @@ def queue_overview() -> list[QueueOverview]:
     ):
         if queue in overview:
             overview[queue].held = held
+    served = fresh_queues()
+    for queue in overview.values():
+        queue.served = "*" in served or queue.name in served
     return list(overview.values())
+
+
+def unserved_queue_notice(queue: str | None) -> str:
+    """Say that a job waits on a queue no live worker takes jobs from; "" when one does."""
+    if not queue:
+        return ""
+    served = fresh_queues()
+    if "*" in served or queue in served:
+        return ""
+    return (
+        f"Waiting for a worker on the {queue} queue: none is running now, so this job waits "
+        "until one starts. The operators see it on their dashboard."
+    )
 
 
 def minute_series(minutes: int = SERIES_MINUTES) -> list[tuple[datetime, int, int]]:

@@ -8,6 +8,7 @@ from django.shortcuts import redirect, render
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from jobs.narration import selectors, services
+from jobs.operations.monitoring import unserved_queue_notice
 from jobs.web.files import JOB_FILES, job_file_response, slide_image_response
 from jobs.web.forms import JobCreateForm, oversized_upload_message
 
@@ -47,11 +48,16 @@ def _job_list_page(
     return render(request, "jobs/job_list.html", context, status=status)
 
 
+def _status_payload(job) -> dict:
+    queue = selectors.job_waiting_queue(job=job)
+    return {**selectors.job_status_payload(job=job), "notice": unserved_queue_notice(queue)}
+
+
 @login_required
 @require_GET
 def job_detail(request: HttpRequest, job_id) -> HttpResponse:
     job = selectors.job_get_for(user=request.user, job_id=job_id)
-    payload = selectors.job_status_payload(job=job)
+    payload = _status_payload(job)
     return render(request, "jobs/job_detail.html", {"job": job, "payload": payload})
 
 
@@ -59,7 +65,7 @@ def job_detail(request: HttpRequest, job_id) -> HttpResponse:
 @require_GET
 def job_status(request: HttpRequest, job_id) -> JsonResponse:
     job = selectors.job_get_for(user=request.user, job_id=job_id)
-    response = JsonResponse(selectors.job_status_payload(job=job))
+    response = JsonResponse(_status_payload(job))
     response["Cache-Control"] = "no-store"
     return response
 

@@ -39,7 +39,7 @@ def test_a_cloned_voice_needs_its_prepared_recording(db, user, deck_path):
 
 
 def test_narration_waits_on_the_gpu_queue_and_a_worker_without_xtts_fails_the_job_clearly(
-    transactional_db, user, cloned, deck_path
+    transactional_db, client, django_user_model, user, cloned, deck_path
 ):
     clear_queue()
     job = submit_deck(deck_path([("One", "Hello there."), ("Two", "Goodbye.")]), user, cloned)
@@ -49,6 +49,14 @@ def test_narration_waits_on_the_gpu_queue_and_a_worker_without_xtts_fails_the_jo
     assert sorted(narrations.values_list("queue_name", flat=True)) == ["gpu", "gpu"]
     assert set(narrations.values_list("status", flat=True)) == {"todo"}, "no cpu worker took them"
     assert waiting.status == Job.Status.SYNTHESIZING_AUDIO
+    # No worker serves gpu: the owner is told why the job waits, and so are the operators.
+    client.force_login(user)
+    notice = client.get(f"/jobs/{job.id}/status.json").json()["notice"]
+    assert notice.startswith("Waiting for a worker on the gpu queue: none is running now")
+    staff = django_user_model.objects.create_user("ops", password="x", is_staff=True)
+    client.force_login(staff)
+    panel = client.get("/admin/oversight/?panel=1").content.decode()
+    assert "no worker: 2 waiting" in panel
 
     with in_process_worker(queues=["gpu"]):  # a gpu host whose model folder is not set
         [job] = wait_for_jobs([job.id], timeout=60)
