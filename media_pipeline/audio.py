@@ -1,4 +1,4 @@
-"""WAV helpers: silence, frame-aligned padding and concatenation (16-bit mono PCM)."""
+"""WAV helpers: reading, writing, silence, frame-aligned padding, concatenation (16-bit mono)."""
 
 from __future__ import annotations
 
@@ -28,6 +28,13 @@ def frame_aligned_length(samples: int, sample_rate: int, fps: int | Fraction) ->
     rate = Fraction(fps)
     frames = max(1, math.ceil(samples * rate / sample_rate))
     return round(frames * sample_rate / rate)
+
+
+def read_wav(path: Path) -> tuple[np.ndarray, int]:
+    """Return a 16-bit mono WAV's samples and its sample rate."""
+    with wave.open(str(path), "rb") as reader:
+        samples = np.frombuffer(reader.readframes(reader.getnframes()), dtype=np.int16)
+        return samples, reader.getframerate()
 
 
 def write_wav(path: Path, samples: np.ndarray, sample_rate: int) -> None:

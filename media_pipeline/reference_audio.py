@@ -9,13 +9,12 @@ much. What is kept is trimmed of leading and trailing silence and normalised to 
 from __future__ import annotations
 
 import json
-import wave
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
-from media_pipeline.audio import write_wav
+from media_pipeline.audio import read_wav, write_wav
 from media_pipeline.errors import PipelineError
 from media_pipeline.tools import StopCheck, find_ffmpeg, never_stop, run_program
 
@@ -82,7 +81,7 @@ def prepare_reference_audio(
         what="ffmpeg (reading the recording: use WAV, MP3, M4A or OGG)",
         check=check,
     )  # fmt: skip
-    samples = _read_mono(decoded)
+    samples, _ = read_wav(decoded)
     if samples.size == 0:
         raise ReferenceAudioError("The recording holds no audio.")
     peak = float(np.max(np.abs(samples.astype(np.int32)))) / FULL_SCALE
@@ -178,8 +177,3 @@ def _normalise(
         return round(float(measured["input_i"]), 1)
     except (ValueError, KeyError):
         return float("nan")
-
-
-def _read_mono(path: Path) -> np.ndarray:
-    with wave.open(str(path)) as reader:
-        return np.frombuffer(reader.readframes(reader.getnframes()), dtype=np.int16)

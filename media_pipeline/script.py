@@ -7,6 +7,7 @@ respelling, or phonemes for engines that take them) and never what the captions 
 
 from __future__ import annotations
 
+import functools
 import math
 import re
 from collections.abc import Iterable
@@ -18,6 +19,7 @@ MIN_PAUSE_SECONDS = 0.1
 MAX_PAUSE_SECONDS = 10.0
 MAX_LEXICON_ENTRIES = 2000
 MAX_LEXICON_PHRASE_CHARS = 100
+MAX_LEXICON_SAY_CHARS = 200
 
 # Any bracketed word "pause", so a misspelt value is reported, not read aloud.
 _PAUSE = re.compile(r"\[\s*pause\b([^\]]*)\]", re.IGNORECASE)
@@ -72,6 +74,17 @@ def spoken_text(notes: str) -> str:
     return " ".join(part.text for part in parse_script(notes) if isinstance(part, Speech))
 
 
+def phrase_key(phrase: str) -> str:
+    """Return the form under which a lexicon compares phrases: lower case, single spaces."""
+    return " ".join(phrase.lower().split())
+
+
+def duplicate_phrases(phrases: Iterable[str]) -> list[str]:
+    """Return the phrases (as compared) that a lexicon would hold more than once."""
+    keys = [phrase_key(phrase) for phrase in phrases]
+    return sorted({key for key in keys if keys.count(key) > 1})
+
+
 @dataclass(frozen=True)
 class Lexicon:
     """Phrases and how to say them; matched whole-word, ignoring case, longest phrase first."""
@@ -83,24 +96,35 @@ class Lexicon:
             raise NarrationMarkupError(
                 f"The lexicon has {len(self.entries)} entries; the most is {MAX_LEXICON_ENTRIES}."
             )
-        for phrase, _ in self.entries:
+        for phrase, say in self.entries:
             if not phrase.strip() or len(phrase) > MAX_LEXICON_PHRASE_CHARS:
                 raise NarrationMarkupError(
                     f"Lexicon phrase {phrase[:40]!r} must have 1 to {MAX_LEXICON_PHRASE_CHARS} "
                     "characters."
+                )
+            if not say.strip() or len(say) > MAX_LEXICON_SAY_CHARS:
+                raise NarrationMarkupError(
+                    f"Say {phrase[:40]!r} with 1 to {MAX_LEXICON_SAY_CHARS} characters."
                 )
 
     @classmethod
     def of(cls, entries: Iterable[tuple[str, str]]) -> Lexicon:
         return cls(tuple((phrase, say) for phrase, say in entries))
 
+    @functools.cached_property
+    def _sayings(self) -> dict[str, str]:
+        return {phrase_key(phrase): say for phrase, say in self.entries}
+
+    @functools.cached_property
+    def _pattern(self) -> re.Pattern:
+        # Compiled once per lexicon, not per sentence; whitespace inside a phrase matches
+        # any run of whitespace in the notes.
+        phrases = sorted(self._sayings, key=len, reverse=True)
+        alternatives = "|".join(r"\s+".join(map(re.escape, p.split())) for p in phrases)
+        return re.compile(rf"(?<!\w)(?:{alternatives})(?!\w)", re.IGNORECASE)
+
     def apply(self, text: str) -> str:
         """Return the text with every lexicon phrase replaced by how it is said."""
         if not self.entries:
             return text
-        sayings = {" ".join(phrase.lower().split()): say for phrase, say in self.entries}
-        phrases = sorted(sayings, key=len, reverse=True)
-        # Whitespace inside a phrase matches any run of whitespace in the notes.
-        alternatives = "|".join(r"\s+".join(map(re.escape, p.split())) for p in phrases)
-        pattern = re.compile(rf"(?<!\w)(?:{alternatives})(?!\w)", re.IGNORECASE)
-        return pattern.sub(lambda m: sayings[" ".join(m.group(0).lower().split())], text)
+        return self._pattern.sub(lambda m: self._sayings[phrase_key(m.group(0))], text)

@@ -58,6 +58,8 @@ class SpeechEngine(Protocol):
     name: ClassVar[str]
     # The procrastinate queue whose workers have what this engine needs (a GPU, say).
     queue: ClassVar[str]
+    # True when `voice` is the path of a reference recording to clone, not a voice's name.
+    clones_voice: ClassVar[bool]
 
     def speak(
         self, text: str, *, voice: str, speaking_rate: float, language: str = "en"
@@ -84,6 +86,7 @@ class PiperEngine:
 
     name: ClassVar[str] = "piper"
     queue: ClassVar[str] = "cpu"
+    clones_voice: ClassVar[bool] = False
 
     def __init__(self, voice_dir: Path | None = None) -> None:
         self.voice_dir = voice_dir or default_piper_voice_dir()

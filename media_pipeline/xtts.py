@@ -73,6 +73,7 @@ class XttsEngine:
 
     name: ClassVar[str] = "xtts"
     queue: ClassVar[str] = "gpu"
+    clones_voice: ClassVar[bool] = True
 
     def __init__(
         self,

@@ -27,3 +27,19 @@ def strict_decode(path: Path) -> subprocess.CompletedProcess[bytes]:
          "-i", str(path), "-f", "null", "-"],
         capture_output=True,
     )  # fmt: skip
+
+
+SPOKEN_TAKE = (
+    "Good morning and welcome. Today I will walk you through the results of the last "
+    "quarter, the plans for the next one, and what we learned along the way."
+)
+
+
+def spoken_take(path: Path, *, padding_seconds: float = 0.0) -> Path:
+    """Write about eight seconds of a real voice (Piper) to path: a stand-in recording."""
+    from media_pipeline.tts import EngineRegistry, NarrationOptions, narrate
+
+    return narrate(
+        SPOKEN_TAKE, engine=EngineRegistry().get("piper"), voice="en_US-joe-medium",
+        options=NarrationOptions(padding_seconds=padding_seconds), out_wav=path,
+    ).wav_path  # fmt: skip

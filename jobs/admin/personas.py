@@ -8,6 +8,7 @@ from django.core.exceptions import ValidationError
 
 from jobs.personas import services
 from jobs.personas.models import Persona, PronunciationEntry, VoiceReference
+from media_pipeline.script import duplicate_phrases
 
 
 class LexiconFormSet(forms.BaseInlineFormSet):
@@ -20,8 +21,7 @@ class LexiconFormSet(forms.BaseInlineFormSet):
 
     def clean(self) -> None:
         super().clean()
-        phrases = [phrase.lower() for phrase, _ in self.entries()]
-        twice = sorted({phrase for phrase in phrases if phrases.count(phrase) > 1})
+        twice = duplicate_phrases(phrase for phrase, _ in self.entries())
         if twice:
             raise ValidationError(f"Listed twice: {', '.join(twice)}.")
 
@@ -52,6 +52,8 @@ class VoiceReferenceInline(admin.StackedInline):
 
     model = VoiceReference
     can_delete = False
+    # Read only: with no recording uploaded there is nothing to show, not an empty form.
+    extra = 0
     fields = readonly_fields = (
         "status", "error", "recording", "prepared", "duration_seconds", "peak_dbfs", "snr_db",
         "loudness_lufs", "consent_given_by", "consent_given_at", "consent_statement",

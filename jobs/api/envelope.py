@@ -9,7 +9,9 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.http import HttpRequest, HttpResponse
+
+from jobs.api.errors import error_response
 
 _CODES = {
     400: ("malformed_request", "The request is malformed."),
@@ -31,14 +33,9 @@ class ApiErrorEnvelopeMiddleware:
         code, message = _CODES.get(response.status_code, ("http_error", "The request failed."))
         if response.status_code == 405 and response.has_header("Allow"):
             message = f"{message} Allowed: {response['Allow']}."
-        enveloped = JsonResponse(
-            {"error": {"code": code, "message": message, "details": []}},
-            status=response.status_code,
-        )
-        for header in ("Allow", "WWW-Authenticate", "Retry-After"):
-            if response.has_header(header):
-                enveloped[header] = response[header]
-        return enveloped
+        kept = ("Allow", "WWW-Authenticate", "Retry-After")
+        headers = {name: response[name] for name in kept if response.has_header(name)}
+        return error_response(request, response.status_code, code, message, headers=headers)
 
 
 def _needs_envelope(request: HttpRequest, response: HttpResponse) -> bool:

@@ -40,7 +40,6 @@ from media_pipeline.script import NarrationMarkupError, parse_script
 from media_pipeline.tools import StopCheck, never_stop
 from media_pipeline.tts import Narration, narrate, silent_narration
 from media_pipeline.video import SlideClip, assemble_video
-from media_pipeline.xtts import REFERENCE_VOICE
 
 logger = logging.getLogger("slidecast.steps")
 
@@ -176,7 +175,7 @@ def _narrate(slide: Slide, *, check: StopCheck) -> None:
 
 def _voice(job: Job, engine, folder: Path) -> str:
     """The persona's voice name, or for a cloning engine its prepared recording, fetched here."""
-    if engine.voices() != [REFERENCE_VOICE]:
+    if not engine.clones_voice:
         return job.persona.voice
     reference = voice_reference_get(persona=job.persona)
     if reference is None or not reference.prepared:

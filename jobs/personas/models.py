@@ -55,6 +55,8 @@ class PronunciationEntry(models.Model):
 
     class Meta:
         ordering = ["phrase"]
+        verbose_name = "pronunciation"
+        verbose_name_plural = "pronunciation lexicon"
         constraints = [
             models.UniqueConstraint(Lower("phrase"), "persona", name="one_pronunciation_per_phrase")
         ]

@@ -3,52 +3,36 @@
 from __future__ import annotations
 
 import subprocess
-import wave
 from pathlib import Path
 
 import numpy as np
 import pytest
 
+from media_pipeline.audio import read_wav, write_wav
 from media_pipeline.reference_audio import (
     ReferenceAudioError,
     ReferenceLimits,
     prepare_reference_audio,
 )
 from media_pipeline.tools import find_ffmpeg
-from media_pipeline.tts import EngineRegistry, NarrationOptions, narrate
-
-SPEECH = (
-    "Good morning and welcome. Today I will walk you through the results of the last "
-    "quarter, the plans for the next one, and what we learned along the way."
-)
+from tests.media import spoken_take
 
 
 @pytest.fixture(scope="module")
 def speech(tmp_path_factory) -> tuple[np.ndarray, int]:
     """About eight seconds of a real voice (Piper), as int16 samples and their rate."""
-    folder = tmp_path_factory.mktemp("speech")
-    narration = narrate(
-        SPEECH, engine=EngineRegistry().get("piper"), voice="en_US-joe-medium",
-        options=NarrationOptions(padding_seconds=0.0), out_wav=folder / "speech.wav",
-    )  # fmt: skip
-    with wave.open(str(narration.wav_path)) as reader:
-        samples = np.frombuffer(reader.readframes(reader.getnframes()), dtype=np.int16)
-        return samples, reader.getframerate()
+    return read_wav(spoken_take(tmp_path_factory.mktemp("speech") / "speech.wav"))
 
 
 def _wav(path: Path, samples: np.ndarray, rate: int) -> Path:
-    with wave.open(str(path), "wb") as writer:
-        writer.setnchannels(1)
-        writer.setsampwidth(2)
-        writer.setframerate(rate)
-        writer.writeframes(np.clip(samples, -32768, 32767).astype(np.int16).tobytes())
+    write_wav(path, np.clip(samples, -32768, 32767), rate)
     return path
 
 
 def _duration(path: Path) -> float:
-    with wave.open(str(path)) as reader:
-        assert (reader.getnchannels(), reader.getframerate()) == (1, 24_000)
-        return reader.getnframes() / reader.getframerate()
+    samples, rate = read_wav(path)
+    assert rate == 24_000
+    return samples.size / rate
 
 
 def test_speech_in_an_mp3_is_trimmed_normalised_and_measured(speech, tmp_path):
@@ -68,8 +52,7 @@ def test_speech_in_an_mp3_is_trimmed_normalised_and_measured(speech, tmp_path):
     assert _duration(prepared.path) == pytest.approx(prepared.duration, abs=0.05)
     assert prepared.loudness_lufs < -35  # it was quiet; the output is brought to -23 LUFS
     assert prepared.snr_db > 20
-    with wave.open(str(prepared.path)) as reader:
-        out = np.frombuffer(reader.readframes(reader.getnframes()), dtype=np.int16)
+    out, _ = read_wav(prepared.path)
     assert np.max(np.abs(out)) > 4 * np.max(np.abs(quiet))  # brought up to -23 LUFS
 
 

@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import wave
 from pathlib import Path
 
 import numpy as np
 import pytest
 
 from media_pipeline.asr import transcribe
+from media_pipeline.audio import read_wav
 from media_pipeline.script import (
     Lexicon,
     NarrationMarkupError,
@@ -68,9 +68,7 @@ def test_a_lexicon_beyond_its_limits_is_refused():
 
 
 def _longest_silence(wav: Path, start: float, end: float) -> float:
-    with wave.open(str(wav)) as reader:
-        rate = reader.getframerate()
-        samples = np.frombuffer(reader.readframes(reader.getnframes()), dtype=np.int16)
+    samples, rate = read_wav(wav)
     window = samples[int(start * rate) : int(end * rate)].astype(np.float64)
     quiet = np.abs(window) < 300
     longest = run = 0

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import time
-import wave
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -17,8 +16,9 @@ from jobs.models import VoiceReference
 from jobs.personas import voice
 from jobs.personas.selectors import persona_can_clone
 from jobs.worker.inprocess import in_process_worker
-from media_pipeline.tts import EngineRegistry, NarrationOptions, narrate
+from media_pipeline.audio import read_wav, write_wav
 from tests.conftest import clear_queue
+from tests.media import spoken_take
 
 CONSENT = voice.Consent(
     given_by="Joe Example",
@@ -29,14 +29,8 @@ CONSENT = voice.Consent(
 
 @pytest.fixture(scope="module")
 def recording(tmp_path_factory) -> Path:
-    """About eight seconds of a real voice (Piper)."""
-    folder = tmp_path_factory.mktemp("voice")
-    return narrate(
-        "Good morning and welcome. Today I will walk you through the results of the last "
-        "quarter, the plans for the next one, and what we learned along the way.",
-        engine=EngineRegistry().get("piper"), voice="en_US-joe-medium",
-        options=NarrationOptions(padding_seconds=1.0), out_wav=folder / "take.wav",
-    ).wav_path  # fmt: skip
+    """About eight seconds of a real voice (Piper), with a second of silence after it."""
+    return spoken_take(tmp_path_factory.mktemp("voice") / "take.wav", padding_seconds=1.0)
 
 
 def _upload(persona, user, path: Path, *, consent=CONSENT, name: str = "take.wav"):
@@ -80,9 +74,8 @@ def test_an_unfit_recording_fails_with_its_reason_and_is_not_retried(
     db, persona, user, tmp_path, recording
 ):
     short = tmp_path / "short.wav"
-    with wave.open(str(recording)) as reader, wave.open(str(short), "wb") as writer:
-        writer.setparams(reader.getparams())
-        writer.writeframes(reader.readframes(reader.getframerate() * 3))
+    samples, rate = read_wav(recording)
+    write_wav(short, samples[: rate * 3], rate)
     reference = _upload(persona, user, short)
     voice.voice_reference_prepare(reference_id=reference.id)  # what the task runs
     reference.refresh_from_db()
