@@ -4,7 +4,14 @@ from jobs.access.models import ApiRateWindow, ApiToken, IdempotencyKey
 from jobs.integrations.models import InboundEvent, WebhookAttempt, WebhookDelivery, WebhookSecret
 from jobs.narration.models import Job, Slide, deck_upload_path
 from jobs.operations.models import DeadLetter, Incident, QueuePause, ResourceSample, WorkerHost
-from jobs.personas.models import Persona, PronunciationEntry, VoiceReference
+from jobs.personas.models import (
+    KnowledgeDocument,
+    KnowledgePart,
+    KnowledgeSegment,
+    Persona,
+    PronunciationEntry,
+    VoiceReference,
+)
 
 # Migration 0001 refers to the deck's upload path by this name.
 _deck_path = deck_upload_path
@@ -17,6 +24,9 @@ __all__ = [
     "InboundEvent",
     "Incident",
     "Job",
+    "KnowledgeDocument",
+    "KnowledgePart",
+    "KnowledgeSegment",
     "Persona",
     "PronunciationEntry",
     "QueuePause",

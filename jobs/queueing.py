@@ -34,6 +34,9 @@ CLEANUP = "slidecast.cleanup"
 CHECK_ALERTS = "slidecast.check_alerts"
 PING = "slidecast.ping"
 PREPARE_VOICE_REFERENCE = "slidecast.prepare_voice_reference"
+INGEST_PROFILE = "slidecast.ingest_profile"
+INGEST_DOCUMENT = "slidecast.ingest_document"
+INGEST_QUOTES = "slidecast.ingest_quotes"
 
 # The queue each task runs on unless the caller names another (narration follows its engine).
 TASK_QUEUES: Mapping[str, str] = {
@@ -48,6 +51,9 @@ TASK_QUEUES: Mapping[str, str] = {
     CHECK_ALERTS: CPU,
     PING: CPU,
     PREPARE_VOICE_REFERENCE: CPU,
+    INGEST_PROFILE: CPU,
+    INGEST_DOCUMENT: CPU,
+    INGEST_QUOTES: CPU,
 }
 
 PRIORITY_NORMAL = 0

@@ -55,12 +55,35 @@ def load_model(model_dir: Path | None = None):
         return _models[folder]
 
 
+# Where Whisper's code for a language is not the BCP 47 primary subtag.
+_WHISPER_CODES = {"nb": "no", "fil": "tl", "iw": "he", "yue": "yue", "jv": "jw"}
+
+
+def whisper_language(tag: str) -> str:
+    """Whisper's code for a BCP 47 tag (en-US -> en, nb-NO -> no); ValueError if it has none."""
+    from faster_whisper.tokenizer import _LANGUAGE_CODES
+
+    primary = tag.replace("_", "-").split("-")[0].lower()
+    code = _WHISPER_CODES.get(primary, primary)
+    if code not in _LANGUAGE_CODES:
+        raise ValueError(f"Whisper does not recognise the language {tag!r}.")
+    return code
+
+
 def transcribe(media: Path, *, model_dir: Path | None = None, language: str = "en") -> Transcript:
-    """Return what Whisper hears in an audio or video file, with word timings."""
+    """Return what Whisper hears in an audio or video file, with word timings.
+
+    `language` is a BCP 47 tag such as de-DE (a persona's language); an English-only model
+    (tiny.en, the one shipped) refuses any other language instead of mishearing it.
+    """
+    code = whisper_language(language)
     model = load_model(model_dir)
-    segments, _info = model.transcribe(
-        str(media), language=language, word_timestamps=True, beam_size=1
-    )
+    if code != "en" and not model.model.is_multilingual:
+        raise ModelNotFoundError(
+            f"The Whisper model here knows only English and cannot transcribe {language}; set "
+            "SLIDECAST_WHISPER_MODEL_DIR to a multilingual CTranslate2 model (e.g. small)."
+        )
+    segments, _info = model.transcribe(str(media), language=code, word_timestamps=True, beam_size=1)
     words: list[Word] = []
     texts: list[str] = []
     for segment in segments:

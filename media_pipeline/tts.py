@@ -201,6 +201,22 @@ class EngineRegistry:
                 self._engines[name] = self._factories[name]()
             return self._engines[name]
 
+    def release(self) -> None:
+        """Have the engines made so far give back what they hold (XTTS: its GPU memory).
+
+        An engine not made yet is not made now, so nothing is loaded only to be released.
+        """
+        with self._lock:
+            engines = list(self._engines.values())
+        for engine in engines:
+            release = getattr(engine, "release", None)
+            if release is None:
+                continue
+            try:
+                release()
+            except Exception:
+                logger.exception("the %s engine could not release its resources", engine.name)
+
     def _unsupported(self, name: str) -> UnsupportedEngineError:
         return UnsupportedEngineError(
             f"The speech engine {name!r} is not available here; choose one of "

@@ -110,7 +110,8 @@ class XttsEngine:
                     raise ModelNotFoundError(
                         f"The XTTS model is not installed: {folder or 'no folder set'} lacks "
                         f"{', '.join(missing)}. Set SLIDECAST_XTTS_MODEL_DIR to the folder "
-                        "with XTTS v2's files (see the README: GPU workers)."
+                        "with XTTS v2's files; on a host with internet, `python manage.py "
+                        "voice_models fetch xtts` puts them there."
                     )
                 logger.info("loading XTTS from %s on %s", folder, self.device)
                 self._model = self._loader(folder, self.device)

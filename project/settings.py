@@ -78,6 +78,7 @@ INSTALLED_APPS = [
     "django.contrib.sessions",
     "django.contrib.messages",
     "django.contrib.staticfiles",
+    "django.contrib.postgres",
     "procrastinate.contrib.django",
     # Serves Swagger UI for /api/docs from its own static files instead of a CDN.
     "ninja",
@@ -204,6 +205,15 @@ SLIDECAST = {
     "XTTS_MODEL_DIR": env_str("SLIDECAST_XTTS_MODEL_DIR"),
     "XTTS_DEVICE": env_str("SLIDECAST_XTTS_DEVICE", "cuda"),
     "WHISPER_MODEL_DIR": env_str("SLIDECAST_WHISPER_MODEL_DIR"),
+    # The sentence-embedding model of persona knowledge: a folder holding WordLlama's
+    # weights (*.safetensors) and tokenizer (*tokenizer_config.json); empty: the model
+    # the `wordllama` package ships.
+    "EMBEDDING_MODEL_DIR": env_str("SLIDECAST_EMBEDDING_MODEL_DIR"),
+    "KNOWLEDGE_MAX_DOCUMENT_MB": env_int("SLIDECAST_KNOWLEDGE_MAX_DOCUMENT_MB", 25, minimum=1),
+    "KNOWLEDGE_MAX_DOCUMENTS": env_int("SLIDECAST_KNOWLEDGE_MAX_DOCUMENTS", 500, minimum=1),
+    "KNOWLEDGE_MAX_TEXT_CHARS": env_int(
+        "SLIDECAST_KNOWLEDGE_MAX_TEXT_CHARS", 12_000_000, minimum=1
+    ),
     "FFMPEG_BINARY": env_str("SLIDECAST_FFMPEG_BINARY"),
     "SOFFICE_BINARY": env_str("SLIDECAST_SOFFICE_BINARY", "soffice"),
     "PDFTOPPM_BINARY": env_str("SLIDECAST_PDFTOPPM_BINARY", "pdftoppm"),

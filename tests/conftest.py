@@ -58,7 +58,9 @@ def other_user(django_user_model):
 def persona(db) -> Persona:
     # Transactional tests flush the tables, data migrations included: recreate it.
     persona, _ = Persona.objects.get_or_create(
-        name="Joe (US English)", defaults={"tts_engine": "piper", "voice": "en_US-joe-medium"}
+        name="Joe (US English)",
+        owner=None,
+        defaults={"tts_engine": "piper", "voice": "en_US-joe-medium", "status": "active"},
     )
     return persona
 

@@ -6,8 +6,10 @@ from django import forms
 from django.contrib import admin
 from django.core.exceptions import ValidationError
 
+from jobs.admin.knowledge import knowledge_context, knowledge_urls
 from jobs.personas import services
 from jobs.personas.models import Persona, PronunciationEntry, VoiceReference
+from jobs.personas.selectors import persona_get
 from media_pipeline.script import duplicate_phrases
 
 
@@ -29,7 +31,7 @@ class LexiconFormSet(forms.BaseInlineFormSet):
 class PersonaForm(forms.ModelForm):
     class Meta:
         model = Persona
-        fields = ("name", "tts_engine", "voice", "speaking_rate", "language", "status")
+        fields = ("name", "owner", "tts_engine", "voice", "speaking_rate", "language")
 
     def __init__(self, *args, **kwargs) -> None:
         super().__init__(*args, **kwargs)
@@ -75,11 +77,29 @@ class PronunciationInline(admin.TabularInline):
 
 @admin.register(Persona)
 class PersonaAdmin(admin.ModelAdmin):
-    list_display = ("name", "tts_engine", "voice", "speaking_rate", "language", "status")
-    list_filter = ("tts_engine", "status", "language")
-    search_fields = ("name", "voice")
+    list_display = ("name", "owner", "status", "tts_engine", "voice", "language", "knowledge")
+    list_filter = ("status", "tts_engine", "language")
+    search_fields = ("name", "voice", "owner__username")
     inlines = [PronunciationInline, VoiceReferenceInline]
     form = PersonaForm
+    readonly_fields = ("status", "ingestion_error")
+    list_select_related = ("owner",)
+
+    @admin.display(description="Knowledge")
+    def knowledge(self, persona: Persona) -> str:
+        parts = persona.knowledge_parts.all()
+        return ", ".join(f"{p.kind} {p.segment_count}" for p in parts if p.document_count) or "—"
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).prefetch_related("knowledge_parts")
+
+    def get_urls(self):
+        return knowledge_urls(self) + super().get_urls()
+
+    def change_view(self, request, object_id, form_url="", extra_context=None):
+        persona = persona_get(persona_id=int(object_id)) if object_id.isdigit() else None
+        extra = {"knowledge": knowledge_context(persona)} if persona else {}
+        return super().change_view(request, object_id, form_url, {**(extra_context or {}), **extra})
 
     def save_model(self, request, obj, form, change) -> None:
         fields = {name: form.cleaned_data[name] for name in form.changed_data}

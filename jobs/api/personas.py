@@ -1,4 +1,4 @@
-"""The personas endpoints: everyone lists the voices; staff create, change and delete them."""
+"""The personas endpoints: a user's own personas and the shared ones (staff change those)."""
 
 from __future__ import annotations
 
@@ -8,7 +8,6 @@ from typing import Literal
 from ninja import Field, File, Form, Router, Schema, Status
 from ninja.files import UploadedFile
 
-from jobs.api.auth import StaffTokenAuth
 from jobs.api.errors import ERRORS, ErrorOut
 from jobs.api.fields import Moment, Text
 from jobs.errors import RequestRefused
@@ -16,11 +15,13 @@ from jobs.personas import services, voice
 from jobs.personas.models import Persona
 from jobs.personas.selectors import (
     persona_can_clone,
-    persona_get,
+    persona_get_for,
     persona_lexicon,
     persona_list_for,
     voice_reference_get,
 )
+
+PersonaStatus = Literal["draft", "ingesting", "active", "failed", "archived"]
 
 
 class PersonaOut(Schema):
@@ -30,7 +31,15 @@ class PersonaOut(Schema):
     voice: str
     speaking_rate: float
     language: str
-    status: Literal["active", "disabled"]
+    status: PersonaStatus = Field(
+        description="draft → ingesting → active (or failed: see ingestion_error); archived."
+    )
+    ingestion_error: str
+    shared: bool = Field(description="Made by the operators for every user.")
+
+    @staticmethod
+    def resolve_shared(persona: Persona) -> bool:
+        return persona.owner_id is None
 
 
 class PersonaIn(Schema):
@@ -42,7 +51,7 @@ class PersonaIn(Schema):
     )  # fmt: skip
     speaking_rate: float = Field(1.0, ge=0.5, le=2.0)
     language: Text = Field("en-US", min_length=2, max_length=20, description="BCP 47 tag.")
-    status: Literal["active", "disabled"] = "active"
+    shared: bool = Field(False, description="Staff only: a persona for every user.")
 
 
 class PersonaPatch(Schema):
@@ -50,7 +59,6 @@ class PersonaPatch(Schema):
     voice: Text | None = Field(None, min_length=1, max_length=200)
     speaking_rate: float | None = Field(None, ge=0.5, le=2.0)
     language: Text | None = Field(None, min_length=2, max_length=20)
-    status: Literal["active", "disabled"] | None = None
 
 
 personas_router = Router(tags=["personas"])
@@ -58,41 +66,55 @@ personas_router = Router(tags=["personas"])
 
 @personas_router.get("", response={200: list[PersonaOut], **ERRORS})
 def list_personas(request):
-    """The voices jobs can use. Staff tokens also see disabled personas."""
+    """Your personas (any status) and the active shared ones; staff see every persona."""
     return list(persona_list_for(user=request.auth))
 
 
-def _persona(persona_id: int) -> Persona:
-    persona = persona_get(persona_id=persona_id)
-    if persona is None:
-        raise RequestRefused(404, "not_found", f"There is no persona {persona_id}.")
-    return persona
+def persona_for(request, persona_id: int, *, manage: bool = False) -> Persona:
+    """The persona the caller may see (or change, with `manage`); 404 for any other."""
+    persona = persona_get_for(user=request.auth, persona_id=persona_id, manage=manage)
+    if persona is not None:
+        return persona
+    if manage and persona_get_for(user=request.auth, persona_id=persona_id) is not None:
+        raise RequestRefused(403, "staff_only", "Shared personas are changed by staff only.")
+    raise RequestRefused(404, "not_found", f"There is no persona {persona_id}.")
 
 
 @personas_router.post(
-    "", response={201: PersonaOut, 403: ErrorOut, **ERRORS}, auth=StaffTokenAuth(),
-    summary="Create a persona (staff only)",
-)  # fmt: skip
+    "", response={201: PersonaOut, 403: ErrorOut, **ERRORS}, summary="Create a persona"
+)
 def create_persona(request, data: PersonaIn):
-    return Status(201, services.persona_create(**data.model_dump()))
+    """A new persona is a draft: upload its knowledge, then `POST …/ingest` to make it active
+    (with no knowledge to ingest, that is immediate)."""
+    fields = data.model_dump(exclude={"shared"})
+    if data.shared and not request.auth.is_staff:
+        raise RequestRefused(403, "staff_only", "Only staff make shared personas.")
+    return Status(201, services.persona_create(owner=None if data.shared else request.auth,
+                                               **fields))  # fmt: skip
+
+
+@personas_router.get("/{int:persona_id}", response={200: PersonaOut, **ERRORS})
+def get_persona(request, persona_id: int):
+    return persona_for(request, persona_id)
 
 
 @personas_router.patch(
     "/{int:persona_id}", response={200: PersonaOut, 403: ErrorOut, **ERRORS},
-    auth=StaffTokenAuth(), summary="Update a persona (staff only)",
+    summary="Update a persona",
 )  # fmt: skip
 def update_persona(request, persona_id: int, data: PersonaPatch):
     return services.persona_update(
-        persona=_persona(persona_id), **data.model_dump(exclude_unset=True)
+        persona=persona_for(request, persona_id, manage=True),
+        **data.model_dump(exclude_unset=True),
     )
 
 
 @personas_router.delete(
     "/{int:persona_id}", response={204: None, 403: ErrorOut, **ERRORS},
-    auth=StaffTokenAuth(), summary="Delete a persona (staff only)",
+    summary="Delete a persona no job uses (archive one that is used)",
 )  # fmt: skip
 def delete_persona(request, persona_id: int):
-    services.persona_delete(persona=_persona(persona_id))
+    services.persona_delete(persona=persona_for(request, persona_id, manage=True))
     return Status(204, None)
 
 
@@ -113,15 +135,15 @@ def _lexicon_out(persona: Persona) -> dict:
 @personas_router.get("/{int:persona_id}/lexicon", response={200: LexiconIO, **ERRORS})
 def get_lexicon(request, persona_id: int):
     """How the persona says particular words (applied to speech, never to captions)."""
-    return _lexicon_out(_persona(persona_id))
+    return _lexicon_out(persona_for(request, persona_id))
 
 
 @personas_router.put(
     "/{int:persona_id}/lexicon", response={200: LexiconIO, 403: ErrorOut, **ERRORS},
-    auth=StaffTokenAuth(), summary="Replace a persona's lexicon (staff only)",
+    summary="Replace a persona's lexicon",
 )  # fmt: skip
 def put_lexicon(request, persona_id: int, data: LexiconIO):
-    persona = _persona(persona_id)
+    persona = persona_for(request, persona_id, manage=True)
     services.persona_lexicon_replace(
         persona=persona, entries=[(entry.phrase, entry.say) for entry in data.entries]
     )
@@ -160,7 +182,7 @@ def _reference_out(persona: Persona) -> dict:
 
 @personas_router.post(
     "/{int:persona_id}/reference", response={202: ReferenceOut, 403: ErrorOut, **ERRORS},
-    auth=StaffTokenAuth(), summary="Upload a reference recording for voice cloning (staff only)",
+    summary="Upload a reference recording for voice cloning",
 )  # fmt: skip
 def upload_reference(
     request, persona_id: int, data: Form[ConsentIn], recording: File[UploadedFile]
@@ -169,7 +191,7 @@ def upload_reference(
 
     It is prepared on the queue (mono, trimmed, -23 LUFS); follow `status` with GET.
     """
-    persona = _persona(persona_id)
+    persona = persona_for(request, persona_id, manage=True)
     consent = voice.Consent(
         given_by=data.consent_given_by,
         given_at=data.consent_given_at,
@@ -184,4 +206,4 @@ def upload_reference(
 @personas_router.get("/{int:persona_id}/reference", response={200: ReferenceOut, **ERRORS})
 def get_reference(request, persona_id: int):
     """The recording's preparation: status, why it was refused, its measures, the consent."""
-    return _reference_out(_persona(persona_id))
+    return _reference_out(persona_for(request, persona_id))

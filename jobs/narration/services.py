@@ -19,7 +19,7 @@ from jobs.integrations.webhooks import check_callback_url
 from jobs.narration import progress
 from jobs.narration.models import Job, Slide
 from jobs.personas.models import Persona
-from jobs.personas.selectors import persona_can_clone
+from jobs.personas.selectors import persona_can_clone, persona_narration_refusal
 from jobs.storage import storage_delete_tree
 
 logger = logging.getLogger("slidecast.services")
@@ -38,8 +38,9 @@ def job_create(
     callback_url: str = "",
 ) -> Job:
     """Store the upload, create its job and queue its first step once the row is committed."""
-    if persona.status != Persona.Status.ACTIVE:
-        raise ValidationError({"persona": f"The persona {persona.name!r} is disabled."})
+    refusal = persona_narration_refusal(persona=persona, user=owner)
+    if refusal:
+        raise ValidationError({"persona": refusal})
     if persona.tts_engine == Persona.Engine.XTTS and not persona_can_clone(persona=persona):
         raise ValidationError({"persona": (
             f"The persona {persona.name!r} speaks with a cloned voice but has no prepared "

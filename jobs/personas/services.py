@@ -18,14 +18,13 @@ logger = logging.getLogger("slidecast.personas")
 
 
 def _persona_save(persona: Persona) -> Persona:
-    try:
-        persona.full_clean()
-    except ValidationError as exc:
-        if "name" in getattr(exc, "message_dict", {}):
-            raise RequestRefused(
-                409, "name_taken", f"A persona named {persona.name!r} exists."
-            ) from exc
-        raise
+    # Names are unique per owner, and among the shared personas.
+    namesakes = Persona.objects.filter(name=persona.name, owner=persona.owner).exclude(
+        id=persona.id
+    )
+    if namesakes.exists():
+        raise RequestRefused(409, "name_taken", f"A persona named {persona.name!r} exists.")
+    persona.full_clean(validate_constraints=False)
     persona.save()
     return persona
 
@@ -67,7 +66,12 @@ def persona_voice_check(*, tts_engine: str, language: str, voice: str | None) ->
 
 
 def persona_create(**fields) -> Persona:
-    """Create a persona; a name in use is refused (409), other bad values raise ValidationError."""
+    """Create a persona, a draft until its ingestion (which may have nothing to ingest) ends.
+
+    A name in use is refused (409), other bad values raise ValidationError. No `owner`
+    makes a shared persona, which every user may narrate with.
+    """
+    fields.setdefault("status", Persona.Status.DRAFT)
     persona = Persona(**fields)
     persona.language, persona.voice = persona_voice_check(
         tts_engine=persona.tts_engine, language=persona.language, voice=fields.get("voice")
@@ -90,15 +94,15 @@ def persona_update(*, persona: Persona, **fields) -> Persona:
 
 
 def persona_delete(*, persona: Persona) -> None:
-    """Delete a persona no job uses; one in use is refused (409): disable it instead."""
+    """Delete a persona no job uses; one in use is refused (409): archive it instead."""
     try:
         persona.delete()
     except ProtectedError as exc:
         in_use = persona.jobs.count()
         raise RequestRefused(
             409, "persona_in_use",
-            f"The persona {persona.name!r} is used by {in_use} jobs; disable it instead "
-            "(PATCH status=disabled).",
+            f"The persona {persona.name!r} is used by {in_use} jobs; archive it instead "
+            f"(POST /api/personas/{persona.id}/archive).",
         ) from exc  # fmt: skip
     logger.info("persona %s deleted", persona.name)
 

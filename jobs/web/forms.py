@@ -42,6 +42,10 @@ class JobCreateForm(forms.Form):
         initial=lambda: settings.SLIDECAST["DEFAULT_EMPTY_SLIDE_SECONDS"],
     )
 
+    def __init__(self, *args, user=None, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["persona"].queryset = persona_choices(user=user)
+
     def clean_deck(self):
         deck = self.cleaned_data["deck"]
         if Path(deck.name).suffix.lower() != ".pptx":

@@ -18,8 +18,10 @@ from jobs.web.forms import JobCreateForm, oversized_upload_message
 def job_list(request: HttpRequest) -> HttpResponse:
     too_large = oversized_upload_message(request) if request.method == "POST" else None
     if too_large:
-        return _job_list_page(request, JobCreateForm(), status=413, upload_error=too_large)
-    form = JobCreateForm(request.POST or None, request.FILES or None)
+        return _job_list_page(
+            request, JobCreateForm(user=request.user), status=413, upload_error=too_large
+        )
+    form = JobCreateForm(request.POST or None, request.FILES or None, user=request.user)
     if request.method == "POST" and form.is_valid():
         data = form.cleaned_data
         try:

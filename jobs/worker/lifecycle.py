@@ -9,11 +9,14 @@ stops; if the task still does not return in the shutdown grace time the process 
 hard, and the stalled-job rescue puts the task back in the queue.
 
 Only `manage.py procrastinate worker` processes do this; a worker running inside another
-program (the narrate command, the tests) never signals its host process.
+program (the narrate command, the tests) never signals its host process. When such a worker
+process ends normally (recycled, or stopped by its supervisor), its speech engines release
+what they hold, XTTS's GPU memory first of all.
 """
 
 from __future__ import annotations
 
+import atexit
 import logging
 import os
 import signal
@@ -23,6 +26,7 @@ import time
 import psutil
 from django.conf import settings
 
+from jobs.speech import speech_engines
 from media_pipeline.tools import kill_running_programs
 
 logger = logging.getLogger("slidecast.workers")
@@ -44,6 +48,9 @@ def task_started(job_id: int, task_name: str) -> None:
         _running[job_id] = (time.monotonic(), task_name)
     if not _watchdog_started.is_set():
         _watchdog_started.set()
+        # At exit, `procrastinate worker` has stopped and every task it let finish is done;
+        # the hard exit below skips this, and the process's end frees the GPU anyway.
+        atexit.register(release_speech_engines)
         threading.Thread(target=_watch, name="slidecast-task-watchdog", daemon=True).start()
 
 
@@ -68,6 +75,12 @@ def stop_gracefully(reason: str) -> None:
     _stopping.set()
     logger.warning("worker process %s stops to be replaced: %s", os.getpid(), reason)
     os.kill(os.getpid(), signal.SIGTERM)
+
+
+def release_speech_engines() -> None:
+    """Have the loaded speech engines give back their memory (the worker process is ending)."""
+    speech_engines().release()
+    logger.info("worker process %s released its speech engines", os.getpid())
 
 
 def _watch() -> None:

@@ -4,7 +4,7 @@ from pathlib import Path
 
 import pytest
 
-from media_pipeline.asr import transcribe, word_error_rate
+from media_pipeline.asr import transcribe, whisper_language, word_error_rate
 from media_pipeline.audio import wav_duration
 from media_pipeline.errors import ModelNotFoundError, UnsupportedEngineError
 from media_pipeline.tts import EngineRegistry, NarrationOptions, PiperEngine, narrate
@@ -97,6 +97,16 @@ def test_unknown_engine_lists_the_available_ones():
 def test_missing_whisper_model_names_the_setting_to_fix(tmp_path: Path):
     with pytest.raises(ModelNotFoundError, match="SLIDECAST_WHISPER_MODEL_DIR"):
         transcribe(tmp_path / "x.wav", model_dir=tmp_path)
+
+
+def test_a_personas_language_becomes_whispers_and_english_only_models_say_so(tmp_path: Path):
+    assert [whisper_language(tag) for tag in ("en-US", "de-DE", "nb-NO", "pt-BR")] == [
+        "en", "de", "no", "pt"]  # fmt: skip
+    with pytest.raises(ValueError, match="does not recognise the language 'tlh'"):
+        whisper_language("tlh")
+    # tiny.en, the model shipped, hears only English: German is refused, not misheard.
+    with pytest.raises(ModelNotFoundError, match="knows only English and cannot transcribe de-DE"):
+        transcribe(tmp_path / "x.wav", language="de-DE")
 
 
 def test_word_error_rate_counts_edits_per_reference_word():

@@ -10,28 +10,9 @@ from procrastinate.contrib.django.models import ProcrastinateJob
 
 from jobs.access.services import api_token_create
 from jobs.models import ApiToken, Job, Persona
+from tests.jobs.api.conftest import auth
 
 pytestmark = pytest.mark.django_db
-
-
-@pytest.fixture
-def token(user) -> str:
-    return api_token_create(user=user, name="tests")[1]
-
-
-@pytest.fixture
-def other_token(other_user) -> str:
-    return api_token_create(user=other_user, name="other")[1]
-
-
-@pytest.fixture
-def staff_token(django_user_model) -> str:
-    staff = django_user_model.objects.create_user("staff", password="staff-pass-1", is_staff=True)
-    return api_token_create(user=staff, name="staff")[1]
-
-
-def auth(token: str) -> dict:
-    return {"HTTP_AUTHORIZATION": f"Bearer {token}"}
 
 
 def upload(client, token, deck_path, *, key: str | None = None, **fields):
@@ -215,29 +196,36 @@ def test_artifacts_download_with_range_support(client, token, user, persona, med
     assert missing.status_code == 404 and missing.json()["error"]["code"] == "not_ready"
 
 
-def test_personas_are_listed_for_all_and_managed_by_staff(client, token, staff_token, persona,
-                                                         user):  # fmt: skip
-    Persona.objects.create(name="Retired", status="disabled")
+def test_personas_are_listed_for_all_and_each_user_manages_their_own(
+    client, token, staff_token, persona, user
+):
+    Persona.objects.create(name="Retired", status="archived")
     names = [p["name"] for p in client.get("/api/personas", **auth(token)).json()]
     assert names == ["Joe (US English)"]
     assert len(client.get("/api/personas", **auth(staff_token)).json()) == 2
     body = {"name": "Ava", "speaking_rate": 1.2}
-    forbidden = client.post("/api/personas", body, content_type="application/json", **auth(token))
-    assert forbidden.status_code == 403 and forbidden.json()["error"]["code"] == "staff_only"
-    created = client.post("/api/personas", body, content_type="application/json",
-                          **auth(staff_token))  # fmt: skip
+    created = client.post("/api/personas", body, content_type="application/json", **auth(token))
     assert created.status_code == 201 and created.json()["speaking_rate"] == 1.2
-    duplicate = client.post("/api/personas", body, content_type="application/json",
-                            **auth(staff_token))  # fmt: skip
-    assert duplicate.status_code == 409
+    assert created.json()["status"] == "draft" and created.json()["shared"] is False
     ava = created.json()["id"]
-    patched = client.patch(f"/api/personas/{ava}", {"status": "disabled"},
+    assert Persona.objects.get(id=ava).owner == user
+    duplicate = client.post("/api/personas", body, content_type="application/json", **auth(token))
+    assert duplicate.status_code == 409
+    shared = client.post("/api/personas", {**body, "shared": True},
+                         content_type="application/json", **auth(token))  # fmt: skip
+    assert shared.status_code == 403 and shared.json()["error"]["code"] == "staff_only"
+    # Staff may change anyone's persona; a user may not change a shared one.
+    patched = client.patch(f"/api/personas/{ava}", {"speaking_rate": 0.9},
                            content_type="application/json", **auth(staff_token))  # fmt: skip
-    assert patched.json()["status"] == "disabled"
+    assert patched.json()["speaking_rate"] == 0.9
+    not_theirs = client.patch(f"/api/personas/{persona.id}", {"speaking_rate": 0.9},
+                              content_type="application/json", **auth(token))  # fmt: skip
+    assert not_theirs.status_code == 403
     make_job(user, persona)
     in_use = client.delete(f"/api/personas/{persona.id}", **auth(staff_token))
     assert in_use.status_code == 409 and "used by 1 jobs" in in_use.json()["error"]["message"]
-    assert client.delete(f"/api/personas/{ava}", **auth(staff_token)).status_code == 204
+    assert "archive it instead" in in_use.json()["error"]["message"]
+    assert client.delete(f"/api/personas/{ava}", **auth(token)).status_code == 204
 
 
 def test_system_endpoints_are_for_staff(client, token, staff_token):

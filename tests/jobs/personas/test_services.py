@@ -6,7 +6,7 @@ import pytest
 from django.core.exceptions import ValidationError
 
 from jobs.errors import RequestRefused
-from jobs.personas import services
+from jobs.personas import knowledge, services
 from jobs.personas.models import Persona
 from tests.conftest import submit_deck
 
@@ -29,12 +29,12 @@ def test_update_changes_only_the_given_fields_and_checks_them(db):
     assert ava.speaking_rate == 1.1
 
 
-def test_a_persona_in_use_is_kept_and_the_refusal_says_to_disable_it(db, user, persona, deck_path):
+def test_a_persona_in_use_is_kept_and_the_refusal_says_to_archive_it(db, user, persona, deck_path):
     submit_deck(deck_path([("One", "Hello.")]), user, persona)
     with pytest.raises(RequestRefused) as refused:
         services.persona_delete(persona=persona)
     assert (refused.value.status, refused.value.code) == (409, "persona_in_use")
-    assert "disable it instead" in refused.value.message
+    assert "archive it instead" in refused.value.message
     assert Persona.objects.filter(id=persona.id).exists()
 
 
@@ -80,9 +80,9 @@ def test_a_voice_or_language_the_engine_cannot_speak_is_refused_with_the_choices
     assert not Persona.objects.filter(name="Nobody").exists()
 
 
-def test_an_existing_persona_can_be_disabled_even_if_its_voice_is_gone(db, persona):
+def test_an_existing_persona_can_be_archived_even_if_its_voice_is_gone(db, persona):
     Persona.objects.filter(id=persona.id).update(voice="en_US-uninstalled-low")
     persona.refresh_from_db()
-    services.persona_update(persona=persona, status=Persona.Status.DISABLED)
+    knowledge.persona_archive(persona=persona)
     persona.refresh_from_db()
-    assert persona.status == Persona.Status.DISABLED
+    assert persona.status == Persona.Status.ARCHIVED

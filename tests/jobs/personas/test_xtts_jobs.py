@@ -20,7 +20,9 @@ pytestmark = pytest.mark.slow
 
 @pytest.fixture
 def cloned(db) -> Persona:
-    persona = Persona.objects.create(name="Joe cloned", tts_engine="xtts", voice="reference")
+    persona = Persona.objects.create(
+        name="Joe cloned", tts_engine="xtts", voice="reference", status="active"
+    )
     prepared = default_storage.save(
         f"personas/{persona.id}/reference/prepared.wav", ContentFile(b"RIFF....WAVE")
     )
@@ -33,7 +35,9 @@ def cloned(db) -> Persona:
 
 
 def test_a_cloned_voice_needs_its_prepared_recording(db, user, deck_path):
-    bare = Persona.objects.create(name="No take", tts_engine="xtts", voice="reference")
+    bare = Persona.objects.create(
+        name="No take", tts_engine="xtts", voice="reference", status="active"
+    )
     with pytest.raises(ValidationError, match="no prepared reference recording with consent"):
         submit_deck(deck_path([("One", "Hello.")]), user, bare)
 

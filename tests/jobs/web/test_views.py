@@ -6,7 +6,7 @@ from django.core.files.base import ContentFile
 from django.urls import reverse
 from procrastinate.contrib.django.models import ProcrastinateJob
 
-from jobs.models import Job
+from jobs.models import Job, Persona
 from jobs.narration import services
 from tests.conftest import submit_deck
 
@@ -80,14 +80,25 @@ def test_cancel_drops_queued_steps(client, user, persona, deck_path):
     assert ProcrastinateJob.objects.get(args__job_id=str(job.id)).status == "cancelled"
 
 
-def test_disabled_persona_cannot_be_used(user, persona):
-    from django.core.exceptions import ValidationError
-
-    persona.status = "disabled"
+@pytest.mark.parametrize(
+    ("status", "reason"),
+    [("archived", "is archived"), ("draft", "is a draft: start its ingestion"),
+     ("ingesting", "is ingesting its knowledge"), ("failed", "failed its ingestion")],
+)  # fmt: skip
+def test_only_an_active_persona_narrates(user, persona, status, reason):
+    persona.status = status
     persona.save()
-    with pytest.raises(ValidationError, match="is disabled"):
+    with pytest.raises(ValidationError, match=reason):
         services.job_create(
             owner=user, deck=ContentFile(b"x", name="d.pptx"), title="d.pptx", persona=persona
+        )
+
+
+def test_nobody_narrates_with_another_users_persona(user, other_user):
+    theirs = Persona.objects.create(name="Mallory's", owner=other_user, status="active")
+    with pytest.raises(ValidationError, match="no such persona"):
+        services.job_create(
+            owner=user, deck=ContentFile(b"x", name="d.pptx"), title="d.pptx", persona=theirs
         )
 
 

@@ -1,0 +1,326 @@
+"""Persona knowledge: ingesting 10 MB of text through the queue, and searching 100k passages.
+
+    .venv/bin/python -m benchmarks.knowledge [--megabytes 10] [--segments 100000] [--queries 200]
+
+Ingestion: a generated profile, works documents and a quotes file, 10 MB in all, ingested
+by `manage.py procrastinate worker --queues=cpu` processes (one per core, as the README sets
+workers up), timed from "start ingestion" to the persona being active. The baseline in the
+same run is the same ingestion in this one process, one document after another.
+
+Search: a persona with --segments passages (embedded by the real model, stored with COPY),
+then --queries searches through the API's selector (embedding the query, HNSW + full text,
+fused). The baseline in the same run is the same queries with the vector index turned off
+(an exact scan). Prints p50/p95/max of each.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import random
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from benchmarks.django_setup import django_ready
+
+REPO = Path(__file__).resolve().parent.parent
+WORDS = [
+    "garden",
+    "orchard",
+    "river",
+    "mountain",
+    "comet",
+    "planet",
+    "letter",
+    "story",
+    "market",
+    "harvest",
+    "engine",
+    "voice",
+    "bridge",
+    "winter",
+    "summer",
+    "lantern",
+    "harbour",
+    "teacher",
+    "student",
+    "signal",
+    "forest",
+    "meadow",
+    "chapter",
+    "kitchen",
+    "bakery",
+    "theatre",
+    "museum",
+    "violin",
+    "painter",
+    "sculptor",
+    "physics",
+    "chemistry",
+    "biology",
+    "algebra",
+    "history",
+    "journey",
+    "promise",
+    "courage",
+    "patience",
+    "silence",
+    "thunder",
+    "ocean",
+    "island",
+    "city",
+    "village",
+    "station",
+    "railway",
+    "library",
+    "archive",
+    "quarrel",
+    "festival",
+    "recipe",
+    "tomato",
+    "honeybee",
+    "glacier",
+    "desert",
+    "canyon",
+    "volcano",
+    "galaxy",
+    "telescope",
+    "compass",
+    "anchor",
+    "sail",
+    "workshop",
+    "furnace",
+]
+VERBS = [
+    "builds",
+    "remembers",
+    "carries",
+    "watches",
+    "writes",
+    "follows",
+    "explains",
+    "paints",
+    "measures",
+    "finds",
+]
+
+
+def prose(rng: random.Random, characters: int) -> str:
+    """Sentences of 8-25 words in paragraphs of 3-8 sentences, about `characters` long."""
+    out, size = [], 0
+    while size < characters:
+        paragraph = []
+        for _ in range(rng.randint(3, 8)):
+            words = [rng.choice(WORDS) for _ in range(rng.randint(6, 22))]
+            words.insert(rng.randint(1, len(words) - 1), rng.choice(VERBS))
+            paragraph.append(" ".join(words).capitalize() + rng.choice(".!?."))
+        text = " ".join(paragraph)
+        out.append(text)
+        size += len(text) + 2
+    return "\n\n".join(out)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--megabytes", type=float, default=10)
+    parser.add_argument("--works", type=int, default=20)
+    parser.add_argument("--workers", type=int, default=os.cpu_count() or 2)
+    parser.add_argument("--segments", type=int, default=100_000)
+    parser.add_argument("--queries", type=int, default=200)
+    parser.add_argument("--skip-ingest", action="store_true")
+    parser.add_argument("--skip-search", action="store_true")
+    args = parser.parse_args()
+    django_ready()
+    print(f"cpu cores: {os.cpu_count()}")
+    if not args.skip_ingest:
+        ingest_benchmark(args)
+    if not args.skip_search:
+        search_benchmark(args)
+
+
+def _persona(name: str):
+    from django.contrib.auth import get_user_model
+
+    from jobs.personas import services
+    from jobs.personas.models import Persona
+
+    Persona.objects.filter(name=name).delete()
+    owner, _ = get_user_model().objects.get_or_create(username="benchmark")
+    return services.persona_create(name=name, owner=owner)
+
+
+def _upload_corpus(persona, megabytes: float, works: int) -> int:
+    from django.core.files.base import ContentFile
+
+    from jobs.personas import knowledge
+
+    rng = random.Random(7)
+    total = int(megabytes * 1_000_000)
+    profile = prose(rng, 20_000)
+    quotes = "\n".join(prose(rng, 120).split(". ")[0] + "." for _ in range(2000))
+    per_work = (total - len(profile) - len(quotes)) // works
+    files = [ContentFile(prose(rng, per_work).encode(), name=f"work-{n:02}.txt")
+             for n in range(works)]  # fmt: skip
+    knowledge.knowledge_documents_upload(
+        persona=persona, kind="profile", files=[ContentFile(profile.encode(), name="p.md")],
+        uploaded_by=None,
+    )  # fmt: skip
+    knowledge.knowledge_documents_upload(
+        persona=persona, kind="works", files=files, uploaded_by=None
+    )
+    knowledge.knowledge_documents_upload(
+        persona=persona, kind="quotes", files=[ContentFile(quotes.encode(), name="q.txt")],
+        uploaded_by=None,
+    )  # fmt: skip
+    return len(profile) + len(quotes) + sum(f.size for f in files)
+
+
+def ingest_benchmark(args) -> None:
+    from jobs.personas import ingestion, knowledge
+    from jobs.personas.embedding import text_embedder
+    from jobs.personas.models import Persona
+
+    text_embedder()  # the baseline process loads the model once, as a worker does
+    baseline = _persona("benchmark ingest (one process)")
+    size = _upload_corpus(baseline, args.megabytes, args.works)
+    started = time.perf_counter()
+    baseline = knowledge.knowledge_ingest_start(persona=baseline)
+    for document in baseline.knowledge_documents.select_related("part", "persona"):
+        ingestion.document_ingest(document=document, run=baseline.ingestion_run)
+    ingestion.ingestion_fan_in(persona_id=baseline.id, run=baseline.ingestion_run)
+    serial = time.perf_counter() - started
+    baseline.refresh_from_db()
+    assert baseline.status == "active", baseline.ingestion_error
+    _drain_queue()
+
+    queued = _persona("benchmark ingest (queue)")
+    _upload_corpus(queued, args.megabytes, args.works)
+    workers = _start_workers(args.workers)
+    try:
+        time.sleep(3)  # workers up and listening, as in a running service
+        started = time.perf_counter()
+        queued = knowledge.knowledge_ingest_start(persona=queued)
+        while Persona.objects.get(id=queued.id).status == "ingesting":
+            time.sleep(0.05)
+        through_queue = time.perf_counter() - started
+    finally:
+        for worker in workers:
+            worker.terminate()
+        for worker in workers:
+            worker.wait(timeout=60)
+    queued.refresh_from_db()
+    assert queued.status == "active", queued.ingestion_error
+    segments = sum(queued.knowledge_documents.values_list("segment_count", flat=True))
+    print(f"\nIngest {size / 1e6:.1f} MB ({args.works} works + profile + 2000 quotes), "
+          f"{segments} segments")  # fmt: skip
+    print(f"  one process, documents one by one (baseline): {serial:7.1f} s "
+          f"({size / 1e6 / serial:.2f} MB/s)")  # fmt: skip
+    print(f"  queue, {args.workers} worker processes:                {through_queue:7.1f} s "
+          f"({size / 1e6 / through_queue:.2f} MB/s, {serial / through_queue:.2f}x)")  # fmt: skip
+    print("  target: <= 60 s")
+    Persona.objects.filter(id__in=[baseline.id, queued.id]).delete()
+
+
+def _drain_queue() -> None:
+    from procrastinate.contrib.django.models import ProcrastinateJob
+
+    # The baseline ran the steps itself; the tasks its start queued are not wanted.
+    waiting = ProcrastinateJob.objects.filter(status="todo")
+    waiting.filter(task_name__startswith="slidecast.ingest").delete()
+
+
+def _start_workers(count: int) -> list[subprocess.Popen]:
+    env = {**os.environ, "SLIDECAST_WORKER_CONCURRENCY": "1", "SLIDECAST_LOG_LEVEL": "WARNING"}
+    return [
+        subprocess.Popen(
+            [sys.executable, "manage.py", "procrastinate", "worker", "--queues=cpu"],
+            cwd=REPO,
+            env=env,
+            stdout=subprocess.DEVNULL,
+        )  # fmt: skip
+        for _ in range(count)
+    ]
+
+
+def search_benchmark(args) -> None:
+    from jobs.personas.models import Persona
+
+    persona = _persona("benchmark search")
+    started = time.perf_counter()
+    _fill_segments(persona, args.segments)
+    print(f"\nSearch over {args.segments} segments (stored and indexed in "
+          f"{time.perf_counter() - started:.0f} s)")  # fmt: skip
+    rng = random.Random(11)
+    queries = [" ".join(rng.choice(WORDS) for _ in range(rng.randint(2, 5)))
+               for _ in range(args.queries)]  # fmt: skip
+    hnsw = _latencies(persona, queries, exact=False)
+    exact = _latencies(persona, queries[: max(20, args.queries // 5)], exact=True)
+    for label, values in (("exact scan (baseline)", exact), ("HNSW + full text", hnsw)):
+        ordered = sorted(values)
+        p95 = ordered[int(0.95 * (len(ordered) - 1))]
+        print(f"  {label:<24} p50 {statistics.median(ordered):6.1f} ms   p95 {p95:6.1f} ms   "
+              f"max {ordered[-1]:6.1f} ms   ({len(ordered)} queries)")  # fmt: skip
+    print("  target: p95 <= 50 ms")
+    Persona.objects.filter(id=persona.id).delete()
+
+
+def _fill_segments(persona, count: int) -> None:
+    """Documents of 1,000 passages each, embedded by the real model, stored with COPY."""
+    from django.db import connection
+
+    from jobs.personas.embedding import text_embedder
+    from jobs.personas.models import KnowledgeDocument, KnowledgePart
+    from jobs.personas.text_search import text_search_config
+
+    rng = random.Random(5)
+    part = KnowledgePart.objects.create(persona=persona, kind="works")
+    embedder = text_embedder()
+    with connection.cursor() as cursor:
+        raw = cursor.connection
+        for first in range(0, count, 1000):
+            document = KnowledgeDocument.objects.create(
+                persona=persona, part=part, name=f"bench-{first}.txt", content_hash="x",
+                status="done",
+            )  # fmt: skip
+            texts = [prose(rng, 600)[:700] for _ in range(min(1000, count - first))]
+            vectors = embedder.embed(texts)
+            copy_sql = (
+                "COPY jobs_knowledgesegment (persona_id, document_id, part, position, text, "
+                "source, token_count, embedding) FROM STDIN"
+            )
+            with raw.cursor().copy(copy_sql) as copy:
+                for position, (text, vector) in enumerate(zip(texts, vectors, strict=True)):
+                    literal = "[" + ",".join(f"{v:.6f}" for v in vector) + "]"
+                    copy.write_row((persona.id, document.id, "works", position, text, "",
+                                    len(text) // 4, literal))  # fmt: skip
+        cursor.execute(
+            "UPDATE jobs_knowledgesegment SET search = to_tsvector(%s::regconfig, text) "
+            "WHERE persona_id = %s", [text_search_config(persona.language), persona.id],
+        )  # fmt: skip
+        cursor.execute("ANALYZE jobs_knowledgesegment")
+
+
+def _latencies(persona, queries: list[str], *, exact: bool) -> list[float]:
+    from django.db import connection, transaction
+
+    from jobs.personas.search import knowledge_search
+
+    knowledge_search(persona=persona, q="warm up", k=10)
+    values = []
+    for query in queries:
+        with transaction.atomic():
+            if exact:
+                with connection.cursor() as cursor:
+                    cursor.execute("SET LOCAL enable_indexscan = off")
+            started = time.perf_counter()
+            hits = knowledge_search(persona=persona, q=query, k=10)
+            values.append((time.perf_counter() - started) * 1000)
+        assert hits, query
+    return values
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,109 @@
+"""Searching a persona's knowledge: meaning (pgvector HNSW) and words (full text), fused.
+
+The two rankings are merged by reciprocal rank fusion (score = Σ 1 / (60 + rank)), which
+needs no tuning between cosine similarities and ts_rank values that are not comparable. A
+passage found both ways ranks above one found only one way.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from django.db import connection, transaction
+
+from jobs.personas.embedding import text_embedder
+from jobs.personas.models import KnowledgeDocument, KnowledgeSegment, Persona
+from jobs.personas.text_search import text_search_config
+
+RRF_K = 60
+MAX_RESULTS = 50
+# Candidates each ranking brings to the fusion; HNSW looks at ef_search neighbours.
+_CANDIDATES = 100
+_EF_SEARCH = 200
+
+
+@dataclass(frozen=True)
+class SearchHit:
+    segment_id: int
+    document_id: int
+    document: str
+    part: str
+    position: int
+    text: str
+    source: str
+    score: float
+    similarity: float | None
+    text_rank: float | None
+
+
+_SQL = """
+WITH semantic AS (
+    SELECT id, row_number() OVER () AS rank, similarity FROM (
+        SELECT id, 1 - (embedding <=> %(vector)s::vector) AS similarity
+        FROM {segments}
+        WHERE %(semantic)s AND persona_id = %(persona)s AND (%(part)s = '' OR part = %(part)s)
+        ORDER BY embedding <=> %(vector)s::vector
+        LIMIT %(candidates)s
+    ) nearest
+),
+lexical AS (
+    SELECT id, row_number() OVER (ORDER BY text_rank DESC) AS rank, text_rank FROM (
+        SELECT id, ts_rank_cd(search, query) AS text_rank
+        FROM {segments}, websearch_to_tsquery(%(config)s::regconfig, %(q)s) query
+        WHERE persona_id = %(persona)s AND (%(part)s = '' OR part = %(part)s)
+          AND search @@ query
+        ORDER BY text_rank DESC
+        LIMIT %(candidates)s
+    ) matching
+)
+SELECT s.id, s.document_id, d.name, s.part, s.position, s.text, s.source,
+       COALESCE(1.0 / (%(rrf)s + semantic.rank), 0)
+         + COALESCE(1.0 / (%(rrf)s + lexical.rank), 0) AS score,
+       semantic.similarity, lexical.text_rank
+FROM semantic FULL OUTER JOIN lexical USING (id)
+JOIN {segments} s ON s.id = COALESCE(semantic.id, lexical.id)
+JOIN {documents} d ON d.id = s.document_id
+ORDER BY score DESC, s.id
+LIMIT %(k)s
+"""
+
+
+def knowledge_search(*, persona: Persona, q: str, k: int = 10, part: str = "") -> list[SearchHit]:
+    """The k passages of the persona's knowledge (of one part, if given) that best answer q."""
+    k = max(1, min(k, MAX_RESULTS))
+    vector = text_embedder().embed([q])[0]
+    sql = _SQL.format(
+        segments=KnowledgeSegment._meta.db_table, documents=KnowledgeDocument._meta.db_table
+    )
+    params = {
+        "vector": "[" + ",".join(f"{value:.6f}" for value in vector) + "]",
+        # Words the model does not know give no direction to compare with: words only.
+        "semantic": bool(vector.any()),
+        "persona": persona.id,
+        "part": part or "",
+        "config": text_search_config(persona.language),
+        "q": q,
+        "candidates": max(_CANDIDATES, k),
+        "rrf": RRF_K,
+        "k": k,
+    }
+    with transaction.atomic(), connection.cursor() as cursor:
+        # Only for this transaction: more neighbours, so the persona filter still leaves k.
+        cursor.execute(f"SET LOCAL hnsw.ef_search = {_EF_SEARCH}")
+        cursor.execute(sql, params)
+        rows = cursor.fetchall()
+    return [
+        SearchHit(
+            segment_id=row[0],
+            document_id=row[1],
+            document=row[2],
+            part=row[3],
+            position=row[4],
+            text=row[5],
+            source=row[6],
+            score=float(row[7]),
+            similarity=None if row[8] is None else float(row[8]),
+            text_rank=None if row[9] is None else float(row[9]),
+        )  # fmt: skip
+        for row in rows
+    ]
