@@ -238,13 +238,13 @@ def _docx_text(path: Path, limits: DocumentLimits, check: Callable[[], None]) ->
     check()
     try:
         body = docx.Document(str(path)).element.body
-        return "\n\n".join(_paragraph_texts(body, check))
-    except PipelineError:
-        raise
     except Exception as exc:  # python-docx and lxml raise many kinds on damaged files
         raise DocumentProblem(
             f"could not be read as a Word document ({_reason(exc, path)})"
         ) from exc
+    if body is None:
+        return ""  # a document without a body has no text; the caller says so
+    return "\n\n".join(_paragraph_texts(body, check))
 
 
 def _paragraph_texts(body: lxml.etree._Element, check: Callable[[], None]) -> Iterator[str]:

@@ -12,6 +12,7 @@ import tempfile
 from collections.abc import Callable
 from pathlib import Path
 
+import numpy as np
 from django.conf import settings
 from django.db import connection, transaction
 from django.utils import timezone
@@ -221,37 +222,60 @@ def document_limits() -> DocumentLimits:
     )
 
 
+_INSERT_BATCH = 1000
+# One INSERT per batch with the full-text vector computed in it: an UPDATE afterwards would
+# write every row twice, and each version costs an insertion into the HNSW graph.
+_INSERT_SQL = f"""
+INSERT INTO {KnowledgeSegment._meta.db_table}
+    (persona_id, document_id, part, position, text, source, token_count, embedding, search)
+SELECT %(persona)s, %(document)s, %(part)s, item.position, item.text, item.source,
+       item.tokens, item.vector::vector, to_tsvector(%(config)s::regconfig, item.text)
+FROM unnest(%(positions)s::int[], %(texts)s::text[], %(sources)s::text[], %(tokens)s::int[],
+            %(vectors)s::text[]) AS item(position, text, source, tokens, vector)
+"""
+
+
+def _vector_literals(vectors) -> list[str]:
+    """pgvector's text form; six decimals keep what float32 cosine distances can tell apart."""
+    rows = np.round(np.asarray(vectors, dtype=np.float64), 6).tolist()
+    return ["[" + ",".join(map(str, row)) + "]" for row in rows]
+
+
+def segments_insert(document, pieces, vectors, config: str) -> None:
+    """Store (text, source, tokens) pieces and their vectors as the document's segments."""
+    with connection.cursor() as cursor:
+        for first in range(0, len(pieces), _INSERT_BATCH):
+            batch = pieces[first : first + _INSERT_BATCH]
+            cursor.execute(
+                _INSERT_SQL,
+                {
+                    "persona": document.persona_id, "document": document.id,
+                    "part": document.part.kind, "config": config,
+                    "positions": list(range(first, first + len(batch))),
+                    "texts": [text for text, _, _ in batch],
+                    "sources": [source[:300] for _, source, _ in batch],
+                    "tokens": [tokens for _, _, tokens in batch],
+                    "vectors": _vector_literals(vectors[first : first + len(batch)]),
+                },
+            )  # fmt: skip
+
+
 @transaction.atomic
 def _segments_replace(document, run, pieces, vectors, characters, model_name) -> None:
     """Swap the document's segments for the new ones at once: searches see old or new."""
-    persona = Persona.objects.select_for_update().get(id=document.persona_id)
-    if persona.ingestion_run != run or persona.status != Persona.Status.INGESTING:
-        raise RunSuperseded(f"persona {persona.id} moved on from run {run}")
-    KnowledgeSegment.objects.filter(document=document).delete()
-    KnowledgeSegment.objects.bulk_create(
-        (
-            KnowledgeSegment(
-                persona_id=document.persona_id,
-                document_id=document.id,
-                part=document.part.kind,
-                position=position,
-                text=text,
-                source=source[:300],
-                token_count=tokens,
-                embedding=vector,
-            )
-            for position, ((text, source, tokens), vector) in enumerate(
-                zip(pieces, vectors, strict=True)
-            )
-        ),
-        batch_size=1000,
-    )
     with connection.cursor() as cursor:
+        # A share lock: documents store side by side, while archiving or a new run (which
+        # lock the row for update) wait, so no run ends with a document half replaced.
         cursor.execute(
-            f"UPDATE {KnowledgeSegment._meta.db_table} "
-            "SET search = to_tsvector(%s::regconfig, text) WHERE document_id = %s",
-            [text_search_config(persona.language), document.id],
+            f"SELECT ingestion_run, status, language FROM {Persona._meta.db_table} "
+            "WHERE id = %s FOR SHARE",
+            [document.persona_id],
         )
+        current_run, status, language = cursor.fetchone()
+        if current_run != run or status != Persona.Status.INGESTING:
+            raise RunSuperseded(f"persona {document.persona_id} moved on from run {run}")
+        KnowledgeSegment.objects.filter(document=document).delete()
+    segments_insert(document, pieces, vectors, text_search_config(language))
     KnowledgeDocument.objects.filter(id=document.id).update(
         status=DocStatus.DONE, progress=100, error="", finished_at=timezone.now(),
         character_count=characters, segment_count=len(pieces), vector_count=len(vectors),

@@ -78,3 +78,37 @@ def test_every_oversight_admin_page_opens(browser_page, live_server, tmp_path):
         assert response.status == 200, path
         assert text in page.content(), path
         page.screenshot(path=str(screenshot_dir(tmp_path) / f"admin-{name}.png"), full_page=True)
+
+
+def test_the_persona_page_uploads_ingests_and_shows_progress_live(
+    browser_page, live_server, tmp_path, persona
+):
+    from jobs.personas import ingestion
+
+    works = tmp_path / "orchard.txt"
+    works.write_text(" ".join(f"Apple trees blossom in the orchard, row {n}." for n in range(50)))
+    page = browser_page
+    page.goto(f"{live_server.url}/admin/jobs/persona/{persona.id}/change/")
+    page.select_option("#kn-part", "works")
+    page.set_input_files("input[name=files]", str(works))
+    page.get_by_role("button", name="Upload").click()
+    page.get_by_text("Stored for ingestion (works): orchard.txt.").wait_for()
+    page.get_by_role("button", name="Ingest new and changed documents").click()
+    page.get_by_text("Ingestion started.").wait_for()
+    assert page.locator("#kn-persona-status").inner_text() == "ingesting"
+
+    page.evaluate("window.__sameDocument = true")
+    persona.refresh_from_db()
+    ingestion.ingest_profile(persona_id=persona.id, run=persona.ingestion_run)  # a worker's part
+    document = persona.knowledge_documents.get()
+    ingestion.ingest_work(document_id=document.id, run=persona.ingestion_run)
+    page.locator("#kn-persona-status", has_text="active").wait_for(timeout=10_000)
+    assert page.evaluate("window.__sameDocument") is True  # refreshed in place
+    row = page.locator("#kn-table tr", has_text="orchard.txt")
+    assert "done" in row.inner_text()
+    page.screenshot(path=str(screenshot_dir(tmp_path) / "persona-knowledge.png"), full_page=True)
+
+    page.fill("input[type=search][name=q]", "orchard blossom")
+    page.get_by_role("button", name="Search").click()
+    assert "Apple trees blossom in the orchard" in page.locator("#kn-hits").inner_text()
+    page.screenshot(path=str(screenshot_dir(tmp_path) / "persona-search.png"), full_page=True)

@@ -266,3 +266,33 @@ def test_a_missing_embedding_model_fails_the_document_naming_the_setting(ada, se
     assert "SLIDECAST_EMBEDDING_MODEL_DIR" in document.error
     ada.refresh_from_db()
     assert ada.status == Persona.Status.FAILED
+
+
+def test_a_small_persona_in_a_big_table_still_gets_its_nearest_passages(ada, user):
+    """HNSW finds the nearest passages of all personas before the persona filter; when that
+    leaves too few, the persona's own passages are scanned exactly."""
+    from django.db import connection
+
+    from jobs.models import KnowledgePart
+    from jobs.personas.embedding import text_embedder
+
+    query = "apples in the orchard"
+    crowd = services.persona_create(name="Crowd", owner=user)
+    part = KnowledgePart.objects.create(persona=crowd, kind="works")
+    document = KnowledgeDocument.objects.create(persona=crowd, part=part, name="c.txt")
+    nearest = text_embedder().embed([query])[0]
+    KnowledgeSegment.objects.bulk_create(
+        KnowledgeSegment(persona=crowd, document=document, part="works", position=n,
+                         text=f"{query} {n}", embedding=nearest)
+        for n in range(400)
+    )  # fmt: skip
+    _upload(ada, "works", ("tides.txt", "Tides follow the moon. The harbour wall is old."))
+    ada = knowledge.knowledge_ingest_start(persona=ada)
+    ingestion.ingest_profile(persona_id=ada.id, run=ada.ingestion_run)
+    ingestion.ingest_work(document_id=ada.knowledge_documents.get().id, run=ada.ingestion_run)
+    with connection.cursor() as cursor:  # make the planner take the HNSW index, as at scale
+        cursor.execute("SET LOCAL enable_seqscan = off")
+        cursor.execute("SET LOCAL enable_sort = off")
+        hits = knowledge_search(persona=ada, q=query, k=5)
+    assert hits and {hit.document for hit in hits} == {"tides.txt"}
+    assert all(hit.similarity is not None for hit in hits)
