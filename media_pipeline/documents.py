@@ -93,14 +93,7 @@ def extract_text(
             f"cannot be read; upload one of {', '.join(DOCUMENT_SUFFIXES)}."
         )
     kind = _FORMATS[suffix]
-    size = path.stat().st_size
-    if size == 0:
-        raise InvalidDocumentError(f"{name}: the file is empty.")
-    if size > limits.max_file_bytes:
-        raise InvalidDocumentError(
-            f"{name}: the file is {size_text(size, limits.max_file_bytes)}; "
-            f"the limit is {size_text(limits.max_file_bytes)}."
-        )
+    check_file_size(path, name=name, max_bytes=limits.max_file_bytes)
     pages = None
     try:
         if kind == "pdf":
@@ -120,6 +113,19 @@ def extract_text(
             f"{name}: has {len(text):,} characters of text; the limit is {limits.max_text_chars:,}."
         )
     return ExtractedText(text=text, format=kind, pages=pages)
+
+
+def check_file_size(path: Path, *, name: str, max_bytes: int) -> int:
+    """The file's size, once it is known to be neither empty nor over `max_bytes`."""
+    size = path.stat().st_size
+    if size == 0:
+        raise InvalidDocumentError(f"{name}: the file is empty.")
+    if size > max_bytes:
+        raise InvalidDocumentError(
+            f"{name}: the file is {size_text(size, max_bytes)}; "
+            f"the limit is {size_text(max_bytes)}."
+        )
+    return size
 
 
 def _no_check() -> None:

@@ -14,14 +14,14 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-from media_pipeline.archive import MB, size_text
+from media_pipeline.archive import MB
 from media_pipeline.document_formats import (
     DocumentProblem,
     decode_text,
     markdown_to_text,
     normalise_text,
 )
-from media_pipeline.documents import InvalidDocumentError
+from media_pipeline.documents import InvalidDocumentError, check_file_size
 
 QUOTE_SUFFIXES = (".txt", ".md", ".csv", ".json")
 _QUOTE_HEADERS = ("quote", "quotes", "text", "line", "content")
@@ -67,14 +67,7 @@ def parse_quotes(path: Path, *, name: str, limits: QuoteLimits = QuoteLimits()) 
         raise InvalidDocumentError(
             f"{name}: {kind} cannot be read as quotes; upload one of {', '.join(QUOTE_SUFFIXES)}."
         )
-    size = path.stat().st_size
-    if size == 0:
-        raise InvalidDocumentError(f"{name}: the file is empty.")
-    if size > limits.max_file_bytes:
-        raise InvalidDocumentError(
-            f"{name}: the file is {size_text(size, limits.max_file_bytes)}; "
-            f"the limit is {size_text(limits.max_file_bytes)}."
-        )
+    check_file_size(path, name=name, max_bytes=limits.max_file_bytes)
     try:
         text = decode_text(path.read_bytes())
         if suffix == ".csv":

@@ -116,10 +116,12 @@ def knowledge_action(request: HttpRequest, persona_id: int) -> HttpResponse:
         return _back(persona)
     perform, done = action
     try:
-        perform(persona)
+        persona = perform(persona)
     except RequestRefused as exc:
         messages.error(request, exc.message)
     else:
+        if persona.status == Persona.Status.ACTIVE and request.POST["action"] != "restore":
+            done = "Nothing new to ingest: the persona is active."
         messages.success(request, done)
     return _back(persona)
 

@@ -39,13 +39,14 @@ class SearchHit:
     text_rank: float | None
 
 
+_DISTANCE = "embedding <=> %(vector)s::vector"
 _SQL = """
 WITH semantic AS (
     SELECT id, row_number() OVER () AS rank, similarity FROM (
         SELECT id, 1 - (embedding <=> %(vector)s::vector) AS similarity
         FROM {segments}
         WHERE %(semantic)s AND persona_id = %(persona)s AND (%(part)s = '' OR part = %(part)s)
-        ORDER BY embedding <=> %(vector)s::vector {exact}
+        ORDER BY {distance}
         LIMIT %(candidates)s
     ) nearest
 ),
@@ -80,7 +81,7 @@ def _ranked(params: dict, *, exact: bool) -> list[tuple]:
         segments=KnowledgeSegment._meta.db_table,
         documents=KnowledgeDocument._meta.db_table,
         # "+ 0" orders by the same distance in a way the HNSW index cannot serve: an exact scan.
-        exact="+ 0" if exact else "",
+        distance=f"({_DISTANCE}) + 0" if exact else _DISTANCE,
     )
     with transaction.atomic(), connection.cursor() as cursor:
         # Only for this transaction: more neighbours, so the persona filter still leaves k.

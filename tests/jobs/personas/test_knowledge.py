@@ -268,7 +268,7 @@ def test_a_missing_embedding_model_fails_the_document_naming_the_setting(ada, se
     assert ada.status == Persona.Status.FAILED
 
 
-def test_a_small_persona_in_a_big_table_still_gets_its_nearest_passages(ada, user):
+def test_a_small_persona_in_a_big_table_still_gets_its_nearest_passages(ada, user, monkeypatch):
     """HNSW finds the nearest passages of all personas before the persona filter; when that
     leaves too few, the persona's own passages are scanned exactly."""
     from django.db import connection
@@ -290,9 +290,16 @@ def test_a_small_persona_in_a_big_table_still_gets_its_nearest_passages(ada, use
     ada = knowledge.knowledge_ingest_start(persona=ada)
     ingestion.ingest_profile(persona_id=ada.id, run=ada.ingestion_run)
     ingestion.ingest_work(document_id=ada.knowledge_documents.get().id, run=ada.ingestion_run)
+    from jobs.personas import search
+
+    scans = []
+    ranked = search._ranked
+    monkeypatch.setattr(search, "_ranked", lambda params, *, exact: scans.append(exact)
+                        or ranked(params, exact=exact))  # fmt: skip
     with connection.cursor() as cursor:  # make the planner take the HNSW index, as at scale
         cursor.execute("SET LOCAL enable_seqscan = off")
         cursor.execute("SET LOCAL enable_sort = off")
         hits = knowledge_search(persona=ada, q=query, k=5)
+    assert scans == [False, True]  # the index left too few: then the exact scan
     assert hits and {hit.document for hit in hits} == {"tides.txt"}
     assert all(hit.similarity is not None for hit in hits)
