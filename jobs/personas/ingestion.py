@@ -140,7 +140,7 @@ def document_ingest(*, document: KnowledgeDocument, run: int) -> bool:
 def document_fail(*, document_id: int, message: str) -> None:
     """Record why a document could not be ingested (its old segments, if any, stay)."""
     document = KnowledgeDocument.objects.select_related("part").get(id=document_id)
-    if not message.startswith(f"{document.name}: "):
+    if not message.startswith(document.name):
         message = f"{document.name}: {message}"  # every error names its document
     KnowledgeDocument.objects.filter(id=document_id).update(
         status=DocStatus.FAILED, error=message, finished_at=timezone.now()

@@ -23,6 +23,10 @@ _EF_SEARCH = 100
 # Ranking by words reads every matching passage; words found in thousands of passages say
 # little about which is best, so at most this many are ranked (meaning ranks them all).
 _LEXICAL_POOL = 500
+# PostgreSQL's soft limit on what one GIN scan returns (a random subset beyond it): building
+# the bitmap of a word found in most of 100,000 passages would otherwise cost more than
+# the rest of the search together.
+_WORD_MATCHES = 2000
 
 
 @dataclass(frozen=True)
@@ -84,8 +88,10 @@ def _ranked(params: dict, *, exact: bool) -> list[tuple]:
         distance=f"({_DISTANCE}) + 0" if exact else _DISTANCE,
     )
     with transaction.atomic(), connection.cursor() as cursor:
-        # Only for this transaction: more neighbours, so the persona filter still leaves k.
+        # Only for this transaction: more neighbours, so the persona filter still leaves k;
+        # and a GIN scan that stops near _WORD_MATCHES passages of a very common word.
         cursor.execute(f"SET LOCAL hnsw.ef_search = {_EF_SEARCH}")
+        cursor.execute(f"SET LOCAL gin_fuzzy_search_limit = {_WORD_MATCHES}")
         cursor.execute(sql, params)
         return cursor.fetchall()
 

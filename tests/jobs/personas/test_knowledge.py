@@ -303,3 +303,17 @@ def test_a_small_persona_in_a_big_table_still_gets_its_nearest_passages(ada, use
     assert scans == [False, True]  # the index left too few: then the exact scan
     assert hits and {hit.document for hit in hits} == {"tides.txt"}
     assert all(hit.similarity is not None for hit in hits)
+
+
+def test_a_bad_quote_fails_the_quotes_naming_the_row_once(ada):
+    long_quote = "word " * 300
+    _upload(ada, "quotes", ("q.csv", f"quote\nShort and sweet.\n{long_quote}\n"))
+    ada = knowledge.knowledge_ingest_start(persona=ada)
+    ingestion.ingest_profile(persona_id=ada.id, run=ada.ingestion_run)
+    ingestion.ingest_quotes(persona_id=ada.id, run=ada.ingestion_run)
+    ada.refresh_from_db()
+    document = ada.knowledge_documents.get()
+    assert document.status == "failed"
+    assert document.error.startswith("q.csv, row 3: the quote is 1499 characters")
+    assert ada.status == Persona.Status.FAILED
+    assert ada.ingestion_error == f"quotes: {document.error}"
