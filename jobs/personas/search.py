@@ -26,7 +26,7 @@ _LEXICAL_POOL = 500
 # PostgreSQL's soft limit on what one GIN scan returns (a random subset beyond it): building
 # the bitmap of a word found in most of 100,000 passages would otherwise cost more than
 # the rest of the search together.
-_WORD_MATCHES = 2000
+_WORD_MATCHES = 5000
 
 
 @dataclass(frozen=True)
