@@ -82,7 +82,7 @@ class PersonaAdmin(admin.ModelAdmin):
     search_fields = ("name", "voice", "owner__username")
     inlines = [PronunciationInline, VoiceReferenceInline]
     form = PersonaForm
-    readonly_fields = ("status", "ingestion_error")
+    # The status and any ingestion error are shown, kept live, in the knowledge panel.
     list_select_related = ("owner",)
 
     @admin.display(description="Knowledge")
