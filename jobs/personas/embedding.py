@@ -10,7 +10,16 @@ from django.conf import settings
 from media_pipeline.embeddings import TextEmbedder, embedding_model_files
 
 
+def _model_files():
+    model_dir = settings.SLIDECAST["EMBEDDING_MODEL_DIR"]
+    return embedding_model_files(Path(model_dir) if model_dir else None)
+
+
 @functools.cache
 def text_embedder() -> TextEmbedder:
-    model_dir = settings.SLIDECAST["EMBEDDING_MODEL_DIR"]
-    return TextEmbedder(embedding_model_files(Path(model_dir) if model_dir else None))
+    return TextEmbedder(_model_files())
+
+
+def embedding_model_name() -> str:
+    """The model's name, without loading it (web processes only compare names)."""
+    return _model_files().name

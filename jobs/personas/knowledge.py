@@ -21,10 +21,11 @@ from django.utils import timezone
 
 from jobs import queueing
 from jobs.errors import RequestRefused
-from jobs.personas.embedding import text_embedder
+from jobs.personas.embedding import embedding_model_name
 from jobs.personas.models import KnowledgeDocument, KnowledgePart, Persona
 from jobs.personas.parts import parts_refresh
 from media_pipeline.documents import DOCUMENT_SUFFIXES
+from media_pipeline.errors import ModelNotFoundError
 from media_pipeline.quotes import QUOTE_SUFFIXES
 
 logger = logging.getLogger("slidecast.personas")
@@ -166,10 +167,12 @@ def _needs_ingesting(force: bool) -> Q:
     """Documents whose segments are missing or were made from another file or model."""
     if force:
         return Q()
+    try:
+        model = embedding_model_name()
+    except ModelNotFoundError:
+        return Q()  # every document: their tasks fail, naming the setting to fix
     return (
-        ~Q(status=DocStatus.DONE)
-        | ~Q(ingested_hash=F("content_hash"))
-        | ~Q(embedding_model=text_embedder().model_name)
+        ~Q(status=DocStatus.DONE) | ~Q(ingested_hash=F("content_hash")) | ~Q(embedding_model=model)
     )
 
 

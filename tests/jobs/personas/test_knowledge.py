@@ -255,7 +255,7 @@ def test_a_missing_embedding_model_fails_the_document_naming_the_setting(ada, se
     text_embedder.cache_clear()
     try:
         _upload(ada, "works", ("bees.txt", BEES))
-        ada = knowledge.knowledge_ingest_start(persona=ada, force=True)
+        ada = knowledge.knowledge_ingest_start(persona=ada)
         ingestion.ingest_profile(persona_id=ada.id, run=ada.ingestion_run)
         document = ada.knowledge_documents.get()
         ingestion.ingest_work(document_id=document.id, run=ada.ingestion_run)
