@@ -168,15 +168,23 @@ def _is_zip(path: Path) -> bool:
         return False
 
 
-def _compound_file_message(path: Path) -> str:
+ENCRYPTED_OFFICE_STREAMS = frozenset({"EncryptionInfo", "EncryptedPackage"})
+
+
+def compound_file_streams(path: Path) -> set[str]:
+    """The stream names of an Office 97-2003 or password-protected file; none if damaged."""
     import olefile  # imported late: only legacy and encrypted Office files need it
 
     try:
         with olefile.OleFileIO(str(path)) as ole:
-            streams = {"/".join(entry) for entry in ole.listdir(streams=True, storages=True)}
+            return {"/".join(entry) for entry in ole.listdir(streams=True, storages=True)}
     except Exception:  # olefile raises many kinds on damaged files
-        streams = set()
-    if {"EncryptionInfo", "EncryptedPackage"} <= streams:
+        return set()
+
+
+def _compound_file_message(path: Path) -> str:
+    streams = compound_file_streams(path)
+    if streams >= ENCRYPTED_OFFICE_STREAMS:
         return (
             "This presentation is password-protected; save it without a password "
             "(File ▸ Info ▸ Protect Presentation) and upload it again."

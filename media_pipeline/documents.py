@@ -16,10 +16,14 @@ from pathlib import Path
 
 import docx
 import lxml.etree
-import olefile
 from pypdf import PasswordType, PdfReader
 
-from media_pipeline.archive import MB, size_text
+from media_pipeline.archive import (
+    ENCRYPTED_OFFICE_STREAMS,
+    MB,
+    compound_file_streams,
+    size_text,
+)
 from media_pipeline.document_formats import (
     DocumentProblem,
     decode_text,
@@ -280,12 +284,8 @@ def _paragraph_texts(body: lxml.etree._Element, check: Callable[[], None]) -> It
 
 
 def _compound_file_problem(path: Path) -> str:
-    try:
-        with olefile.OleFileIO(str(path)) as ole:
-            streams = {"/".join(entry) for entry in ole.listdir(streams=True, storages=True)}
-    except Exception:  # olefile raises many kinds on damaged files
-        streams = set()
-    if {"EncryptionInfo", "EncryptedPackage"} <= streams:
+    streams = compound_file_streams(path)
+    if streams >= ENCRYPTED_OFFICE_STREAMS:
         return (
             "is password-protected; save it without a password (File ▸ Info ▸ Protect "
             "Document) and upload it again"
