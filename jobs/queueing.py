@@ -37,6 +37,8 @@ PREPARE_VOICE_REFERENCE = "slidecast.prepare_voice_reference"
 INGEST_PROFILE = "slidecast.ingest_profile"
 INGEST_DOCUMENT = "slidecast.ingest_document"
 INGEST_QUOTES = "slidecast.ingest_quotes"
+MEDIA_RUN = "slidecast.media_run"
+NARRATION_PREVIEW = "slidecast.narration_preview"
 
 # The queue each task runs on unless the caller names another (narration follows its engine).
 TASK_QUEUES: Mapping[str, str] = {
@@ -54,6 +56,9 @@ TASK_QUEUES: Mapping[str, str] = {
     INGEST_PROFILE: CPU,
     INGEST_DOCUMENT: CPU,
     INGEST_QUOTES: CPU,
+    # Media jobs name their queue when deferred (jobs.media.routing).
+    MEDIA_RUN: CPU,
+    NARRATION_PREVIEW: CPU,
 }
 
 PRIORITY_NORMAL = 0

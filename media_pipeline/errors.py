@@ -80,3 +80,24 @@ class TimeLimitReached(PipelineError):
 
     permanent = True
     code = "time_limit"
+
+
+class InvalidMediaError(PipelineError):
+    """An uploaded audio or video file that cannot be processed: empty, not media, cut short,
+    or over a limit. The same file always fails."""
+
+    permanent = True
+    code = "invalid_media"
+
+
+class MediaProcessingError(PipelineError):
+    """ffmpeg or Whisper failed on media that passed the probe; another run may succeed."""
+
+    code = "media_failed"
+
+
+class EncoderUnavailableError(PipelineError):
+    """The requested codec has no encoder in this host's ffmpeg (or no GPU for NVENC)."""
+
+    permanent = True
+    code = "encoder_unavailable"

@@ -215,6 +215,21 @@ SLIDECAST = {
         "SLIDECAST_KNOWLEDGE_MAX_TEXT_CHARS", 12_000_000, minimum=1
     ),
     "FFMPEG_BINARY": env_str("SLIDECAST_FFMPEG_BINARY"),
+    # Media jobs (transcription, previews, transcodes): what an uploaded file may be.
+    "MEDIA_MAX_BYTES": env_int("SLIDECAST_MEDIA_MAX_MB", 2048, minimum=1) * 1024**2,
+    "MEDIA_MAX_DURATION_SECONDS": env_int(
+        "SLIDECAST_MEDIA_MAX_DURATION_SECONDS", 4 * 3600, minimum=1
+    ),
+    "MEDIA_TIMEOUT_SECONDS": env_int("SLIDECAST_MEDIA_TIMEOUT_SECONDS", 3 * 3600, minimum=1),
+    # Transcription: compute type on CPU workers (int8) and on GPU workers (float16).
+    "WHISPER_CPU_COMPUTE_TYPE": env_str("SLIDECAST_WHISPER_CPU_COMPUTE_TYPE", "int8"),
+    "WHISPER_GPU_COMPUTE_TYPE": env_str("SLIDECAST_WHISPER_GPU_COMPUTE_TYPE", "float16"),
+    # GPU work (transcription, encoding) goes to the cpu queue when no worker has served
+    # `gpu` for this long; off: it waits for a GPU worker.
+    "MEDIA_GPU_FALLBACK": env_bool("SLIDECAST_MEDIA_GPU_FALLBACK", True),
+    "MEDIA_GPU_FALLBACK_SECONDS": env_int("SLIDECAST_MEDIA_GPU_FALLBACK_SECONDS", 120, minimum=5),
+    # Every finished narration gets a poster, an animated preview and a storyboard.
+    "AUTO_PREVIEW": env_bool("SLIDECAST_AUTO_PREVIEW", True),
     "SOFFICE_BINARY": env_str("SLIDECAST_SOFFICE_BINARY", "soffice"),
     "PDFTOPPM_BINARY": env_str("SLIDECAST_PDFTOPPM_BINARY", "pdftoppm"),
     "WORK_DIR": env_str("SLIDECAST_WORK_DIR"),
@@ -302,6 +317,7 @@ PROCRASTINATE_IMPORT_PATHS = [
     "jobs.integrations.tasks",
     "jobs.operations.tasks",
     "jobs.personas.tasks",
+    "jobs.media.tasks",
 ]
 
 # REST API and webhooks.

@@ -5,6 +5,8 @@ import os
 os.environ.setdefault("SLIDECAST_TASK_RETRY_BASE_SECONDS", "1")
 os.environ.setdefault("SLIDECAST_LOG_LEVEL", "WARNING")
 os.environ.setdefault("SLIDECAST_WEBHOOK_RETRY_BASE_SECONDS", "1")
+# Previews of finished narrations are queued only where a test asks for them.
+os.environ.setdefault("SLIDECAST_AUTO_PREVIEW", "0")
 os.environ.setdefault("SLIDECAST_INBOUND_WEBHOOK_SECRETS", "hubspot=hs-secret,crm=crm-secret")
 
 from project.settings import *  # noqa: E402,F403

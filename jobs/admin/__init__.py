@@ -3,6 +3,6 @@
 Django imports this package to find the registrations; each module registers its models.
 """
 
-from jobs.admin import access, integrations, narration, personas, queues
+from jobs.admin import access, integrations, media, narration, personas, queues
 
-__all__ = ["access", "integrations", "narration", "personas", "queues"]
+__all__ = ["access", "integrations", "media", "narration", "personas", "queues"]

@@ -11,6 +11,7 @@ from django.shortcuts import redirect, render
 from django.views.decorators.http import require_POST
 
 from jobs import queueing
+from jobs.media.selectors import media_job_overview
 from jobs.operations import monitoring
 from jobs.operations import queue_pause as pausing
 
@@ -53,6 +54,7 @@ def _context(request: HttpRequest) -> dict:
         "dead_letters_24h": monitoring.dead_letters_since(24),
         "chart": _chart(monitoring.minute_series()),
         "late_seconds": monitoring.LATE_HEARTBEAT_SECONDS,
+        "media": media_job_overview(),
     }
 
 

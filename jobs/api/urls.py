@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from ninja import NinjaAPI
 
-from jobs.api import jobs, knowledge, personas, system, webhooks
+from jobs.api import jobs, knowledge, media, personas, system, webhooks
 from jobs.api.auth import TokenAuth
 from jobs.api.errors import install_error_handlers
 
@@ -39,5 +39,6 @@ install_error_handlers(api)
 api.add_router("/jobs", jobs.jobs_router)
 api.add_router("/personas", personas.personas_router)
 api.add_router("/personas", knowledge.knowledge_router)
+api.add_router("/media", media.media_router)
 api.add_router("/webhooks", webhooks.webhooks_router)
 api.add_router("/system", system.system_router)

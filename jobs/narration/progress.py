@@ -10,6 +10,7 @@ import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from django.conf import settings
 from django.db import transaction
 from django.db.models import F, Q, Value
 from django.db.models.functions import Coalesce
@@ -206,6 +207,9 @@ def job_complete(
         )
         if completed:
             _job_event_enqueue(job_id=job_id, event_type="job.completed")
+            if settings.SLIDECAST["AUTO_PREVIEW"]:
+                # The media domain makes the poster, animated preview and storyboard.
+                queueing.defer(queueing.NARRATION_PREVIEW, job_id=job_id)
     return completed == 1
 
 

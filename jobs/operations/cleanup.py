@@ -15,6 +15,7 @@ from django.utils import timezone
 from procrastinate.contrib.django.models import ProcrastinateJob, ProcrastinateWorker
 
 from jobs.access.services import api_rate_windows_prune
+from jobs.media.models import MediaJob
 from jobs.narration.models import Job
 from jobs.operations.models import DeadLetter, WorkerHost
 from jobs.operations.queue_pause import held_jobs_prune
@@ -66,6 +67,14 @@ def cleanup_run() -> CleanupReport:
         )
         job.slides.update(image="", audio="")
         report.jobs_expired.append(str(job.id))
+    expired_media = MediaJob.objects.filter(
+        status__in=MediaJob.FINISHED, finished_at__lt=output_cutoff, files_deleted_at__isnull=True
+    )
+    for media_job in expired_media:
+        report.job_files += storage_delete_tree(media_job.storage_prefix())
+        MediaJob.objects.filter(id=media_job.id).update(files_deleted_at=now, source="")
+        media_job.artifacts.all().delete()
+        report.jobs_expired.append(str(media_job.id))
 
     report.temp_folders = _remove_old_temp_folders(_oversight("TEMP_MAX_AGE_HOURS"))
     api_rate_windows_prune()

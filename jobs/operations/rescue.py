@@ -14,6 +14,7 @@ from procrastinate.jobs import Job as QueueJob
 from procrastinate.jobs import Status
 
 from jobs import queueing
+from jobs.media import progress as media_progress
 from jobs.narration import progress
 from jobs.operations.dead_letters import dead_letter_record, is_uuid
 from jobs.queueing import RETRY, job_manager
@@ -71,6 +72,11 @@ def _give_up(queue_job: QueueJob) -> None:
             job_id=queue_job.id, status=Status.FAILED, delete_job=False
         )
         job_id = (queue_job.task_kwargs or {}).get("job_id")
+        media_job_id = (queue_job.task_kwargs or {}).get("media_job_id")
+        if is_uuid(media_job_id):
+            media_progress.media_job_fail(
+                media_job_id=str(media_job_id), message=message, code="worker_lost"
+            )
         if is_uuid(job_id):
             # A lost assembly may since have been replaced by a newer one: only its own claim
             # may fail the job.

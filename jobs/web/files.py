@@ -16,6 +16,8 @@ from django.http import (
 from django.utils.http import content_disposition_header
 from django.utils.text import slugify
 
+from jobs.media.selectors import media_output_name
+
 
 @dataclass(frozen=True)
 class JobFile:
@@ -49,6 +51,28 @@ def job_file_response(request: HttpRequest, job, kind: str) -> HttpResponse | No
     return stored_file_response(
         request, stored.name, content_type=spec.content_type, download_name=download_name,
         inline=spec.inline,
+    )  # fmt: skip
+
+
+# What outputs of media jobs are, by their file name's extension.
+_MEDIA_TYPES = {
+    "mp4": "video/mp4", "webm": "video/webm", "m4a": "audio/mp4", "ts": "video/mp2t",
+    "m4s": "video/iso.segment", "m3u8": "application/vnd.apple.mpegurl",
+    "jpg": "image/jpeg", "png": "image/png", "webp": "image/webp",
+    "vtt": "text/vtt; charset=utf-8", "srt": "application/x-subrip; charset=utf-8",
+    "txt": "text/plain; charset=utf-8", "json": "application/json", "zip": "application/zip",
+}  # fmt: skip
+
+
+def media_file_response(request: HttpRequest, media_job, name: str) -> HttpResponse | None:
+    """Return the media job's output at `name` (its path under the job's outputs), or None."""
+    stored = media_output_name(media_job=media_job, name=name)
+    if stored is None:
+        return None
+    extension = name.rsplit(".", 1)[-1].lower()
+    return stored_file_response(
+        request, stored, content_type=_MEDIA_TYPES.get(extension, "application/octet-stream"),
+        download_name=name.rsplit("/", 1)[-1], inline=extension not in ("srt", "json", "zip"),
     )  # fmt: skip
 
 

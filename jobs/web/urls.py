@@ -1,6 +1,6 @@
 from django.urls import path
 
-from jobs.web import views
+from jobs.web import media_views, views
 
 app_name = "jobs"
 
@@ -11,4 +11,10 @@ urlpatterns = [
     path("jobs/<uuid:job_id>/cancel", views.job_cancel, name="cancel"),
     path("jobs/<uuid:job_id>/files/<str:kind>", views.job_file, name="file"),
     path("jobs/<uuid:job_id>/slides/<int:index>.png", views.slide_image, name="slide-image"),
+    path("jobs/<uuid:job_id>/media", media_views.media_from_narration, name="media-from-job"),
+    path("media/", media_views.media_list, name="media-list"),
+    path("media/<uuid:media_job_id>/", media_views.media_detail, name="media-detail"),
+    path("media/<uuid:media_job_id>/status.json", media_views.media_status, name="media-status"),
+    path("media/<uuid:media_job_id>/cancel", media_views.media_cancel, name="media-cancel"),
+    path("media/<uuid:media_job_id>/files/<path:name>", media_views.media_file, name="media-file"),
 ]

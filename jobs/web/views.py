@@ -5,8 +5,10 @@ from django.contrib.auth.decorators import login_required
 from django.core.exceptions import ValidationError
 from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import redirect, render
+from django.urls import reverse
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
+from jobs.media import selectors as media_selectors
 from jobs.narration import selectors, services
 from jobs.operations.monitoring import unserved_queue_notice
 from jobs.web.files import JOB_FILES, job_file_response, slide_image_response
@@ -60,7 +62,25 @@ def _status_payload(job) -> dict:
 def job_detail(request: HttpRequest, job_id) -> HttpResponse:
     job = selectors.job_get_for(user=request.user, job_id=job_id)
     payload = _status_payload(job)
-    return render(request, "jobs/job_detail.html", {"job": job, "payload": payload})
+    context = {"job": job, "payload": payload, **_preview_context(job)}
+    return render(request, "jobs/job_detail.html", context)
+
+
+def _preview_context(job) -> dict:
+    """The poster and thumbnails track of the narration's preview, and its media jobs."""
+    preview = media_selectors.narration_preview(job=job)
+    urls = {}
+    if preview is not None:
+        for kind in ("poster", "thumbnails_vtt"):
+            artifact = media_selectors.artifact_by_kind(preview, kind)
+            if artifact is not None:
+                urls[kind] = reverse("jobs:media-file", args=[preview.id, artifact.name])
+    media_jobs = media_selectors.media_job_list_for(user=job.owner).filter(source_job=job)[:20]
+    return {
+        "poster_url": urls.get("poster", ""),
+        "thumbnails_url": urls.get("thumbnails_vtt", ""),
+        "media_jobs": media_jobs,
+    }
 
 
 @login_required

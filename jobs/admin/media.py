@@ -1,0 +1,83 @@
+"""Media jobs in the admin: look at inputs, outputs and routing; retry or cancel them."""
+
+from __future__ import annotations
+
+from django.contrib import admin, messages
+from django.core.exceptions import ValidationError
+from django.urls import reverse
+from django.utils.html import format_html
+
+from jobs.admin.actions import confirmed_action
+from jobs.media import services
+from jobs.media.models import MediaArtifact, MediaJob
+
+
+class MediaArtifactInline(admin.TabularInline):
+    model = MediaArtifact
+    extra = 0
+    can_delete = False
+    fields = ("download", "kind", "size_bytes", "duration_seconds", "codec", "width", "height")
+    readonly_fields = fields
+
+    @admin.display(description="File")
+    def download(self, artifact: MediaArtifact):
+        url = reverse("jobs:media-file", args=[artifact.media_job_id, artifact.name])
+        return format_html('<a href="{}">{}</a>', url, artifact.name)
+
+    def has_add_permission(self, request, obj=None) -> bool:
+        return False
+
+
+@admin.register(MediaJob)
+class MediaJobAdmin(admin.ModelAdmin):
+    list_display = (
+        "title", "operation", "owner", "status", "progress", "queue", "word_error_rate",
+        "created_at", "finished_at",
+    )  # fmt: skip
+    list_filter = ("operation", "status", "queue", "created_at")
+    search_fields = ("id", "title", "owner__username", "error")
+    date_hierarchy = "created_at"
+    list_select_related = ("owner",)
+    readonly_fields = (
+        "id", "owner", "title", "operation", "parameters", "source", "source_job", "status",
+        "progress", "stage", "error", "error_code", "media_info", "queue", "queue_reason",
+        "word_error_rate", "script_check", "priority", "created_at", "started_at",
+        "finished_at", "files_deleted_at",
+    )  # fmt: skip
+    exclude = ("source_extension",)
+    inlines = [MediaArtifactInline]
+    actions = ["retry_media_jobs", "cancel_media_jobs"]
+
+    def has_add_permission(self, request) -> bool:
+        # Media jobs start from an upload or a narration (web, API or CLI), which queues them.
+        return False
+
+    def _each(self, request, queryset, service, verb: str) -> str:
+        done, refused = 0, []
+        selected = list(queryset)
+        for job in selected:
+            try:
+                result = service(media_job=job)
+            except ValidationError as exc:
+                refused.append(f"{job.title}: {' '.join(exc.messages)}")
+                continue
+            done += 1 if result is not False else 0
+        for reason in refused[:10]:
+            self.message_user(request, reason, messages.WARNING)
+        return f"{verb} {done} of {len(selected)} media jobs."
+
+    @admin.action(description="Retry (runs again from the input)")
+    def retry_media_jobs(self, request, queryset):
+        return confirmed_action(
+            request, queryset, modeladmin=self, action="retry_media_jobs", label="Retry",
+            noun="media jobs",
+            perform=lambda qs: self._each(request, qs, services.media_job_retry, "Retried"),
+        )  # fmt: skip
+
+    @admin.action(description="Cancel (a running ffmpeg or Whisper is stopped)")
+    def cancel_media_jobs(self, request, queryset):
+        return confirmed_action(
+            request, queryset, modeladmin=self, action="cancel_media_jobs", label="Cancel",
+            noun="media jobs",
+            perform=lambda qs: self._each(request, qs, services.media_job_cancel, "Cancelled"),
+        )  # fmt: skip

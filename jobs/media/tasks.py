@@ -1,0 +1,56 @@
+"""The media jobs' procrastinate tasks: run a job, and preview each finished narration."""
+
+from __future__ import annotations
+
+import logging
+
+from procrastinate import JobContext
+from procrastinate.exceptions import JobAborted
+
+from jobs import queueing
+from jobs.media import progress, services, steps
+from jobs.narration.tasks import stop_check
+from jobs.queueing import RETRY, app
+from media_pipeline.errors import PipelineError
+
+logger = logging.getLogger("slidecast.tasks")
+
+
+# The queue is chosen per job when it is deferred (jobs.media.routing).
+@app.task(name=queueing.MEDIA_RUN, queue=queueing.CPU, retry=RETRY, pass_context=True)
+def media_run(context: JobContext, *, media_job_id: str) -> None:
+    final_attempt = RETRY.is_last_run(context.job)
+    try:
+        steps.run_media_job(
+            media_job_id=media_job_id, check=stop_check(context, doing="processing the media")
+        )
+    except JobAborted:
+        logger.info("media job %s: stopped (cancelled)", media_job_id)
+        raise
+    except PipelineError as exc:
+        if exc.permanent or final_attempt:
+            progress.media_job_fail(media_job_id=media_job_id, message=exc.message, code=exc.code)
+        else:
+            progress.media_job_note_retry(media_job_id=media_job_id, message=exc.message)
+        raise
+    except Exception as exc:
+        logger.exception("media job %s: unexpected error", media_job_id)
+        if final_attempt:
+            progress.media_job_fail(
+                media_job_id=media_job_id,
+                message=(
+                    f"Slidecast hit an internal error while processing the media "
+                    f"({type(exc).__name__}). Try again; if it fails again, tell the operators."
+                ),
+                code="internal_error",
+            )
+        else:
+            progress.media_job_note_retry(
+                media_job_id=media_job_id, message=f"internal error ({type(exc).__name__})"
+            )
+        raise
+
+
+@app.task(name=queueing.NARRATION_PREVIEW, queue=queueing.CPU, retry=RETRY)
+def narration_preview(*, job_id: str) -> None:
+    services.narration_preview_create(job_id=job_id)
