@@ -37,7 +37,10 @@ PREPARE_VOICE_REFERENCE = "slidecast.prepare_voice_reference"
 INGEST_PROFILE = "slidecast.ingest_profile"
 INGEST_DOCUMENT = "slidecast.ingest_document"
 INGEST_QUOTES = "slidecast.ingest_quotes"
-MEDIA_RUN = "slidecast.media_run"
+# One task name per kind of media work, so that limits and dashboards can tell them apart.
+MEDIA_TRANSCRIBE = "slidecast.media_transcribe"
+MEDIA_PREVIEW = "slidecast.media_preview"
+MEDIA_TRANSCODE = "slidecast.media_transcode"
 NARRATION_PREVIEW = "slidecast.narration_preview"
 
 # The queue each task runs on unless the caller names another (narration follows its engine).
@@ -57,9 +60,27 @@ TASK_QUEUES: Mapping[str, str] = {
     INGEST_DOCUMENT: CPU,
     INGEST_QUOTES: CPU,
     # Media jobs name their queue when deferred (jobs.media.routing).
-    MEDIA_RUN: CPU,
+    MEDIA_TRANSCRIBE: CPU,
+    MEDIA_PREVIEW: CPU,
+    MEDIA_TRANSCODE: CPU,
     NARRATION_PREVIEW: CPU,
 }
+
+# Task families: each has its own concurrency limits and recycling (jobs.worker.limits).
+TASK_FAMILIES: Mapping[str, str] = {
+    DECOMPOSE: "rendering",
+    NARRATE_SLIDE: "narration",
+    ASSEMBLE: "assembly",
+    MEDIA_TRANSCRIBE: "transcription",
+    MEDIA_PREVIEW: "preview",
+    NARRATION_PREVIEW: "preview",
+    MEDIA_TRANSCODE: "transcode",
+    INGEST_PROFILE: "ingestion",
+    INGEST_DOCUMENT: "ingestion",
+    INGEST_QUOTES: "ingestion",
+}
+FAMILIES = ("rendering", "narration", "assembly", "transcription", "preview", "transcode",
+            "ingestion")  # fmt: skip
 
 PRIORITY_NORMAL = 0
 # procrastinate runs higher numbers first; maintenance goes ahead of narration work.

@@ -127,9 +127,17 @@ def media_job_create(
     return job
 
 
+_TASKS = {
+    MediaJob.Operation.TRANSCRIBE: queueing.MEDIA_TRANSCRIBE,
+    MediaJob.Operation.PREVIEW: queueing.MEDIA_PREVIEW,
+    MediaJob.Operation.TRANSCODE: queueing.MEDIA_TRANSCODE,
+    MediaJob.Operation.HLS: queueing.MEDIA_TRANSCODE,
+}
+
+
 def _run_defer(job: MediaJob) -> None:
     queueing.defer(
-        queueing.MEDIA_RUN, queue=job.queue, priority=job.priority, media_job_id=str(job.id)
+        _TASKS[job.operation], queue=job.queue, priority=job.priority, media_job_id=str(job.id)
     )
 
 

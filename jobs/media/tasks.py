@@ -16,9 +16,7 @@ from media_pipeline.errors import PipelineError
 logger = logging.getLogger("slidecast.tasks")
 
 
-# The queue is chosen per job when it is deferred (jobs.media.routing).
-@app.task(name=queueing.MEDIA_RUN, queue=queueing.CPU, retry=RETRY, pass_context=True)
-def media_run(context: JobContext, *, media_job_id: str) -> None:
+def _run(context: JobContext, media_job_id: str) -> None:
     final_attempt = RETRY.is_last_run(context.job)
     try:
         steps.run_media_job(
@@ -49,6 +47,23 @@ def media_run(context: JobContext, *, media_job_id: str) -> None:
                 media_job_id=media_job_id, message=f"internal error ({type(exc).__name__})"
             )
         raise
+
+
+# The queue is chosen per job when it is deferred (jobs.media.routing); the three names
+# share one body and differ in their family's limits.
+@app.task(name=queueing.MEDIA_TRANSCRIBE, queue=queueing.CPU, retry=RETRY, pass_context=True)
+def media_transcribe(context: JobContext, *, media_job_id: str) -> None:
+    _run(context, media_job_id)
+
+
+@app.task(name=queueing.MEDIA_PREVIEW, queue=queueing.CPU, retry=RETRY, pass_context=True)
+def media_preview(context: JobContext, *, media_job_id: str) -> None:
+    _run(context, media_job_id)
+
+
+@app.task(name=queueing.MEDIA_TRANSCODE, queue=queueing.CPU, retry=RETRY, pass_context=True)
+def media_transcode(context: JobContext, *, media_job_id: str) -> None:
+    _run(context, media_job_id)
 
 
 @app.task(name=queueing.NARRATION_PREVIEW, queue=queueing.CPU, retry=RETRY)

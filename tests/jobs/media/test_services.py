@@ -41,7 +41,7 @@ def test_a_job_stores_its_input_and_is_queued_with_its_checked_options(user):
     assert job.parameters["aspect"] == "9:16" and job.parameters["quality"] == "balanced"
     assert job.source.name == f"media/{job.id}/source.mp4"
     [queued] = ProcrastinateJob.objects.filter(args__media_job_id=str(job.id))
-    assert queued.task_name == "slidecast.media_run" and queued.queue_name == job.queue
+    assert queued.task_name == "slidecast.media_transcode" and queued.queue_name == job.queue
 
 
 def test_an_empty_upload_is_refused_naming_the_file(user):
