@@ -130,3 +130,10 @@ def media_job_note_retry(*, media_job_id: str, message: str) -> None:
     MediaJob.objects.filter(id=media_job_id, status=MediaJob.Status.RUNNING).update(
         error=f"Retrying after: {message}"
     )
+
+
+def media_job_waiting(*, media_job_id: str, reason: str) -> None:
+    """Say why a job that a worker took has not started yet (its family's slots are full)."""
+    MediaJob.objects.filter(
+        id=media_job_id, status__in=[MediaJob.Status.PENDING, MediaJob.Status.RUNNING]
+    ).update(stage=reason[:100])
