@@ -42,6 +42,7 @@ MEDIA_TRANSCRIBE = "slidecast.media_transcribe"
 MEDIA_PREVIEW = "slidecast.media_preview"
 MEDIA_TRANSCODE = "slidecast.media_transcode"
 NARRATION_PREVIEW = "slidecast.narration_preview"
+REROUTE_GPU_JOBS = "slidecast.reroute_gpu_jobs"
 
 # The queue each task runs on unless the caller names another (narration follows its engine).
 TASK_QUEUES: Mapping[str, str] = {
@@ -64,6 +65,7 @@ TASK_QUEUES: Mapping[str, str] = {
     MEDIA_PREVIEW: CPU,
     MEDIA_TRANSCODE: CPU,
     NARRATION_PREVIEW: CPU,
+    REROUTE_GPU_JOBS: CPU,
 }
 
 # Task families: each has its own concurrency limits and recycling (jobs.worker.limits).

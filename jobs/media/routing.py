@@ -34,7 +34,7 @@ def served_queues(*, within_seconds: float | None = None) -> set[str]:
     with connection.cursor() as cursor:
         cursor.execute(
             """
-            SELECT hosts.queues
+            SELECT hosts.queues, hosts.gpu_count
               FROM procrastinate_workers AS workers
               JOIN jobs_workerhost AS hosts ON hosts.worker_id = workers.id
              WHERE workers.last_heartbeat > now() - make_interval(secs => %s)
@@ -43,10 +43,12 @@ def served_queues(*, within_seconds: float | None = None) -> set[str]:
         )
         rows = cursor.fetchall()
     served: set[str] = set()
-    for (queues,) in rows:
+    for queues, gpu_count in rows:
         # Through Django's connection a json column comes back as its text.
         queues = json.loads(queues) if isinstance(queues, str) else queues
-        served |= set(queues) if queues else {"*"}
+        # A worker on every queue is a gpu worker only where it has a GPU: otherwise GPU
+        # work would wait behind its cpu work for no gain.
+        served |= set(queues) if queues else ({"*", queueing.GPU} if gpu_count else {"*"})
     return served
 
 
@@ -63,6 +65,4 @@ def queue_for(operation: str) -> QueueChoice:
             "no worker serves the gpu queue now; it waits for one "
             "(SLIDECAST_MEDIA_GPU_FALLBACK is off)",
         )
-    if "*" in served:
-        return QueueChoice(queueing.GPU, "a worker serving every queue will take it")
     return QueueChoice(queueing.CPU, "no worker serves the gpu queue now: sent to cpu instead")

@@ -11,7 +11,7 @@ import re
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.core.files import File
-from django.db import transaction
+from django.db import connection, transaction
 from django.utils import timezone
 from procrastinate.contrib.django.models import ProcrastinateJob
 
@@ -203,3 +203,35 @@ def narration_preview_create(*, job_id: str) -> MediaJob | None:
         owner=job.owner, operation=MediaJob.Operation.PREVIEW, source_job=job,
         priority=queueing.PRIORITY_NORMAL - 1,
     )  # fmt: skip
+
+
+def gpu_waiting_jobs_to_cpu() -> int:
+    """Move media jobs that waited on `gpu` for the set time to `cpu`, while no worker serves gpu.
+
+    Their queue rows move in the same transaction as the jobs' recorded choice; a run that a
+    worker took meanwhile is left where it is (only rows still waiting move).
+    """
+    if not settings.SLIDECAST["MEDIA_GPU_FALLBACK"] or queueing.GPU in routing.served_queues():
+        return 0
+    seconds = settings.SLIDECAST["MEDIA_GPU_FALLBACK_SECONDS"]
+    media_tasks = sorted(set(_TASKS.values()))
+    with transaction.atomic(), connection.cursor() as cursor:
+        cursor.execute(
+            """
+            UPDATE procrastinate_jobs SET queue_name = %s
+             WHERE queue_name = %s AND status = 'todo' AND task_name = ANY(%s)
+               AND args->>'media_job_id' IN (
+                   SELECT id::text FROM jobs_mediajob
+                    WHERE created_at < now() - make_interval(secs => %s))
+            RETURNING args->>'media_job_id'
+            """,
+            [queueing.CPU, queueing.GPU, media_tasks, seconds],
+        )
+        moved = [row[0] for row in cursor.fetchall() if row[0]]
+        MediaJob.objects.filter(id__in=moved).update(
+            queue=queueing.CPU,
+            queue_reason=f"moved to cpu: no worker served the gpu queue for {seconds} s",
+        )
+    if moved:
+        logger.warning("moved %d waiting media jobs from gpu to cpu", len(moved))
+    return len(moved)

@@ -69,3 +69,11 @@ def media_transcode(context: JobContext, *, media_job_id: str) -> None:
 @app.task(name=queueing.NARRATION_PREVIEW, queue=queueing.CPU, retry=RETRY)
 def narration_preview(*, job_id: str) -> None:
     services.narration_preview_create(job_id=job_id)
+
+
+@app.periodic(cron="* * * * *")
+@app.task(
+    name=queueing.REROUTE_GPU_JOBS, queue=queueing.CPU, priority=queueing.PRIORITY_MAINTENANCE
+)
+def reroute_gpu_jobs(timestamp: int) -> None:
+    services.gpu_waiting_jobs_to_cpu()

@@ -38,6 +38,9 @@ class WorkerHost(models.Model):
     queues = models.JSONField(default=list, help_text="Empty: every queue.")
     concurrency = models.PositiveIntegerField(default=1)
     started_at = models.DateTimeField()
+    # What nvidia-smi saw when the worker started: GPU work is routed by it.
+    gpu_count = models.PositiveSmallIntegerField(default=0)
+    gpu_names = models.CharField(max_length=255, blank=True)
 
     class Meta:
         ordering = ["hostname", "started_at"]
@@ -56,6 +59,9 @@ class ResourceSample(models.Model):
     disk_free_bytes = models.BigIntegerField()
     gpu_memory_used_bytes = models.BigIntegerField(null=True, blank=True)
     gpu_memory_total_bytes = models.BigIntegerField(null=True, blank=True)
+    gpu_utilisation_percent = models.FloatField(
+        null=True, blank=True, help_text="Mean over the host's GPUs."
+    )
 
     class Meta:
         ordering = ["-taken_at"]

@@ -60,6 +60,7 @@ class WorkerOverview:
     concurrency: int | None
     started_at: datetime | None
     running: list[dict] = field(default_factory=list)
+    gpu_names: str = ""
 
     @property
     def heartbeat_age(self) -> float:
@@ -81,6 +82,7 @@ class WorkerOverview:
             "heartbeat_age_seconds": round(self.heartbeat_age, 1),
             "late": self.late,
             "running": self.running,
+            "gpus": self.gpu_names or None,
         }
 
 
@@ -209,7 +211,7 @@ def worker_overview() -> list[WorkerOverview]:
     rows = _rows(
         """
         SELECT workers.id, workers.last_heartbeat, hosts.hostname, hosts.pid, hosts.queues,
-               hosts.concurrency, hosts.started_at,
+               hosts.concurrency, hosts.started_at, COALESCE(hosts.gpu_names, ''),
                COALESCE((SELECT json_agg(json_build_object(
                                 'id', jobs.id, 'task', jobs.task_name, 'queue', jobs.queue_name,
                                 'args', jobs.args) ORDER BY jobs.id)
@@ -223,11 +225,13 @@ def worker_overview() -> list[WorkerOverview]:
     )
     result = []
     for row in rows:
-        queues, running = row[4], row[7]
+        queues, running = row[4], row[8]
         # psycopg decodes json columns itself; some drivers hand over the text.
         queues = json.loads(queues) if isinstance(queues, str) else queues
         running = json.loads(running) if isinstance(running, str) else running
-        result.append(WorkerOverview(*row[:4], queues, row[5], row[6], running))
+        result.append(
+            WorkerOverview(*row[:4], queues, row[5], row[6], running, gpu_names=row[7])
+        )
     return result
 
 

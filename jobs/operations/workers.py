@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
+import functools
 import logging
 import os
-import shutil
 import socket
-import subprocess
 import sys
 import threading
 from datetime import timedelta
@@ -17,6 +16,8 @@ from django.db import IntegrityError, close_old_connections, connection
 from django.utils import timezone
 
 from jobs.operations.models import ResourceSample, WorkerHost
+from media_pipeline.gpu import query_gpus
+from media_pipeline.gpu import summary as gpu_summary
 
 logger = logging.getLogger("slidecast.workers")
 
@@ -55,13 +56,23 @@ def _register(worker_id: int, queues: list[str]) -> None:
         connection.close()
 
 
+@functools.cache
+def host_gpus() -> tuple[int, str]:
+    """How many GPUs this host has and what they are (asked once per process)."""
+    found = query_gpus()
+    return len(found), gpu_summary(found)
+
+
 def worker_host_record(*, worker_id: int, queues: list[str], concurrency: int | None = None):
+    gpu_count, gpu_names = host_gpus()
     defaults = {
         "hostname": socket.gethostname(),
         "pid": os.getpid(),
         "queues": queues,
         "started_at": timezone.now(),
         "concurrency": concurrency or settings.PROCRASTINATE_WORKER_DEFAULTS["concurrency"],
+        "gpu_count": gpu_count,
+        "gpu_names": gpu_names,
     }
     host, created = WorkerHost.objects.get_or_create(worker_id=worker_id, defaults=defaults)
     if not created and concurrency and host.concurrency != concurrency:
@@ -96,7 +107,10 @@ def resource_sample_record():
     media = settings.MEDIA_ROOT if os.path.isdir(settings.MEDIA_ROOT) else "/"
     disk = psutil.disk_usage(str(media))
     memory = psutil.virtual_memory()
-    gpu_used, gpu_total = gpu_memory()
+    gpus = query_gpus()
+    used = [g.memory_used_bytes for g in gpus if g.memory_used_bytes is not None]
+    total = [g.memory_total_bytes for g in gpus if g.memory_total_bytes is not None]
+    busy = [g.utilisation_percent for g in gpus if g.utilisation_percent is not None]
     try:
         return ResourceSample.objects.create(
             hostname=socket.gethostname(),
@@ -106,30 +120,12 @@ def resource_sample_record():
             memory_used_bytes=memory.total - memory.available,
             disk_percent=disk.percent,
             disk_free_bytes=disk.free,
-            gpu_memory_used_bytes=gpu_used,
-            gpu_memory_total_bytes=gpu_total,
+            gpu_memory_used_bytes=sum(used) if used else None,
+            gpu_memory_total_bytes=sum(total) if total else None,
+            gpu_utilisation_percent=sum(busy) / len(busy) if busy else None,
         )
     except IntegrityError:
         return None  # another worker on this host sampled this minute already
-
-
-def gpu_memory() -> tuple[int | None, int | None]:
-    """Return used and total GPU memory in bytes (all GPUs), or Nones without a GPU."""
-    smi = shutil.which("nvidia-smi")
-    if smi is None:
-        return None, None
-    try:
-        out = subprocess.run(
-            [smi, "--query-gpu=memory.used,memory.total", "--format=csv,noheader,nounits"],
-            capture_output=True, text=True, timeout=10, check=True,
-        ).stdout  # fmt: skip
-    except (OSError, subprocess.SubprocessError):
-        return None, None
-    used = total = 0
-    for line in out.strip().splitlines():
-        line_used, line_total = (int(value.strip()) for value in line.split(","))
-        used, total = used + line_used * 1024**2, total + line_total * 1024**2
-    return used, total
 
 
 def resource_samples_prune() -> int:
