@@ -2,7 +2,7 @@
 
 from jobs.access.models import ApiRateWindow, ApiToken, IdempotencyKey
 from jobs.integrations.models import InboundEvent, WebhookAttempt, WebhookDelivery, WebhookSecret
-from jobs.media.models import MediaArtifact, MediaJob
+from jobs.media.models import MediaArtifact, MediaBatch, MediaJob
 from jobs.narration.models import Job, Slide, deck_upload_path
 from jobs.operations.models import DeadLetter, Incident, QueuePause, ResourceSample, WorkerHost
 from jobs.personas.models import (
@@ -29,6 +29,7 @@ __all__ = [
     "KnowledgePart",
     "KnowledgeSegment",
     "MediaArtifact",
+    "MediaBatch",
     "MediaJob",
     "Persona",
     "PronunciationEntry",

@@ -43,6 +43,8 @@ MEDIA_PREVIEW = "slidecast.media_preview"
 MEDIA_TRANSCODE = "slidecast.media_transcode"
 NARRATION_PREVIEW = "slidecast.narration_preview"
 REROUTE_GPU_JOBS = "slidecast.reroute_gpu_jobs"
+BATCH_ADVANCE = "slidecast.batch_advance"
+BATCH_ARCHIVE = "slidecast.batch_archive"
 
 # The queue each task runs on unless the caller names another (narration follows its engine).
 TASK_QUEUES: Mapping[str, str] = {
@@ -66,6 +68,8 @@ TASK_QUEUES: Mapping[str, str] = {
     MEDIA_TRANSCODE: CPU,
     NARRATION_PREVIEW: CPU,
     REROUTE_GPU_JOBS: CPU,
+    BATCH_ADVANCE: CPU,
+    BATCH_ARCHIVE: CPU,
 }
 
 # Task families: each has its own concurrency limits and recycling (jobs.worker.limits).

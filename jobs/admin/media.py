@@ -9,7 +9,8 @@ from django.utils.html import format_html
 
 from jobs.admin.actions import confirmed_action
 from jobs.media import services
-from jobs.media.models import MediaArtifact, MediaJob
+from jobs.media.batches import batch_cancel, batch_progress
+from jobs.media.models import MediaArtifact, MediaBatch, MediaJob
 
 
 class MediaArtifactInline(admin.TabularInline):
@@ -80,4 +81,48 @@ class MediaJobAdmin(admin.ModelAdmin):
             request, queryset, modeladmin=self, action="cancel_media_jobs", label="Cancel",
             noun="media jobs",
             perform=lambda qs: self._each(request, qs, services.media_job_cancel, "Cancelled"),
+        )  # fmt: skip
+
+
+class BatchMediaJobInline(admin.TabularInline):
+    model = MediaJob
+    fk_name = "batch"
+    extra = 0
+    can_delete = False
+    fields = ("title", "operation", "status", "progress", "source_job", "error")
+    readonly_fields = fields
+    show_change_link = True
+
+    def has_add_permission(self, request, obj=None) -> bool:
+        return False
+
+
+@admin.register(MediaBatch)
+class MediaBatchAdmin(admin.ModelAdmin):
+    list_display = ("title", "owner", "status", "progress", "expected_children", "created_at",
+                    "finished_at")  # fmt: skip
+    list_filter = ("status", "created_at")
+    search_fields = ("id", "title", "owner__username")
+    readonly_fields = ("id", "owner", "title", "status", "progress", "presets",
+                       "expected_children", "archive", "archive_size_bytes", "idempotency_key",
+                       "created_at", "finished_at", "files_deleted_at")  # fmt: skip
+    exclude = ("request_hash",)
+    inlines = [BatchMediaJobInline]
+    actions = ["cancel_batches"]
+
+    def has_add_permission(self, request) -> bool:
+        return False  # batches start from the API, which checks each deck and persona
+
+    @admin.display(description="Progress")
+    def progress(self, batch: MediaBatch) -> str:
+        done = batch_progress(batch)
+        return (f"{done['ended']} of {done['expected']} ended: {done['completed']} completed, "
+                f"{done['failed']} failed, {done['cancelled']} cancelled")  # fmt: skip
+
+    @admin.action(description="Cancel (running children stop, finished ones are kept)")
+    def cancel_batches(self, request, queryset):
+        return confirmed_action(
+            request, queryset, modeladmin=self, action="cancel_batches", label="Cancel",
+            noun="batches",
+            perform=lambda qs: f"Cancelled {sum(batch_cancel(batch=b) for b in qs)} batches.",
         )  # fmt: skip

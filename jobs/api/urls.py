@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from ninja import NinjaAPI
 
-from jobs.api import jobs, knowledge, media, personas, system, webhooks
+from jobs.api import batches, jobs, knowledge, media, personas, system, webhooks
 from jobs.api.auth import TokenAuth
 from jobs.api.errors import install_error_handlers
 
@@ -40,5 +40,6 @@ api.add_router("/jobs", jobs.jobs_router)
 api.add_router("/personas", personas.personas_router)
 api.add_router("/personas", knowledge.knowledge_router)
 api.add_router("/media", media.media_router)
+api.add_router("/batches", batches.batches_router)
 api.add_router("/webhooks", webhooks.webhooks_router)
 api.add_router("/system", system.system_router)

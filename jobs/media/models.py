@@ -55,6 +55,10 @@ class MediaJob(models.Model):
     word_error_rate = models.FloatField(null=True, blank=True)
     script_check = models.JSONField(default=dict, blank=True)
     priority = models.IntegerField(default=0)
+    batch = models.ForeignKey(
+        "jobs.MediaBatch", null=True, blank=True, on_delete=models.CASCADE,
+        related_name="media_jobs",
+    )  # fmt: skip
     created_at = models.DateTimeField(auto_now_add=True, db_index=True)
     started_at = models.DateTimeField(null=True, blank=True)
     finished_at = models.DateTimeField(null=True, blank=True)
@@ -115,3 +119,60 @@ class MediaArtifact(models.Model):
 
     def __str__(self) -> str:
         return f"{self.name} of {self.media_job_id}"
+
+
+class MediaBatch(models.Model):
+    """One request for many outputs: several decks, or one deck in several variants.
+
+    Its children are narration jobs (deck × persona) and the transcodes made from each
+    narration (× preset); they run in parallel across workers, and one child's failure does
+    not stop the others. When all have ended, their outputs are gathered in one ZIP.
+    """
+
+    class Status(models.TextChoices):
+        RUNNING = "running", "Running"
+        COMPLETED = "completed", "Completed"
+        PARTIAL = "partial", "Completed with failures"
+        FAILED = "failed", "Failed"
+        CANCELLED = "cancelled", "Cancelled"
+
+    FINISHED = (Status.COMPLETED, Status.PARTIAL, Status.FAILED, Status.CANCELLED)
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    owner = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="media_batches"
+    )
+    title = models.CharField(max_length=255)
+    # Transcode options (jobs.media.parameters.TranscodeOptions) applied to every narration.
+    presets = models.JSONField(default=list, blank=True)
+    expected_children = models.PositiveIntegerField(default=0)
+    status = models.CharField(
+        max_length=20, choices=Status.choices, default=Status.RUNNING, db_index=True
+    )
+    archive = models.FileField(max_length=255, blank=True)
+    archive_size_bytes = models.BigIntegerField(null=True, blank=True)
+    idempotency_key = models.CharField(max_length=255, blank=True)
+    request_hash = models.CharField(max_length=64, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True, db_index=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+    files_deleted_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["owner", "idempotency_key"],
+                condition=~models.Q(idempotency_key=""),
+                name="one_batch_per_idempotency_key",
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"Batch {self.title} ({self.get_status_display()})"
+
+    @property
+    def is_finished(self) -> bool:
+        return self.status in self.FINISHED
+
+    def storage_prefix(self) -> str:
+        return f"batches/{self.id}"

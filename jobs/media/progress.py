@@ -15,6 +15,7 @@ from django.db.models import F, Value
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 
+from jobs import queueing
 from jobs.media.models import MediaArtifact, MediaJob
 
 logger = logging.getLogger("slidecast.media")
@@ -103,6 +104,7 @@ def media_job_complete(
         job.word_error_rate = word_error_rate
         job.script_check = script_check or {}
         job.save()
+        _batch_advance_defer(job.batch_id)
     logger.info("media job %s completed with %d files", media_job_id, len(artifacts))
     return True
 
@@ -122,7 +124,15 @@ def media_job_fail(*, media_job_id: str, message: str, code: str) -> bool:
     )
     if failed:
         logger.warning("media job %s failed (%s): %s", media_job_id, code, message)
+        _batch_advance_defer(
+            MediaJob.objects.values_list("batch_id", flat=True).get(id=media_job_id)
+        )
     return failed == 1
+
+
+def _batch_advance_defer(batch_id) -> None:
+    if batch_id:
+        queueing.defer(queueing.BATCH_ADVANCE, batch_id=str(batch_id))
 
 
 def media_job_note_retry(*, media_job_id: str, message: str) -> None:

@@ -72,6 +72,7 @@ def media_job_create(
     title: str = "",
     source_job: Job | None = None,
     priority: int = queueing.PRIORITY_NORMAL,
+    batch=None,
 ) -> MediaJob:
     """Check the request, store the input, create the job and queue it in one transaction.
 
@@ -117,6 +118,7 @@ def media_job_create(
         priority=priority,
         queue=choice.queue,
         queue_reason=choice.reason,
+        batch=batch,
     )
     with transaction.atomic():
         if upload is not None:
@@ -156,8 +158,15 @@ def media_job_cancel(*, media_job: MediaJob) -> bool:
     )
     for queue_job_id in pending.values_list("id", flat=True):
         queueing.job_manager().cancel_job_by_id(queue_job_id, abort=True)
+    if media_job.batch_id:
+        batch_child_ended(media_job)
     logger.info("media job %s cancelled", media_job.id)
     return True
+
+
+def batch_child_ended(media_job: MediaJob) -> None:
+    """Let the job's batch see that one more child has ended (it may now be complete)."""
+    queueing.defer(queueing.BATCH_ADVANCE, batch_id=str(media_job.batch_id))
 
 
 @transaction.atomic

@@ -8,7 +8,8 @@ from procrastinate import JobContext
 from procrastinate.exceptions import JobAborted
 
 from jobs import queueing
-from jobs.media import progress, services, steps
+from jobs.media import batches, progress, services, steps
+from jobs.media.batch_archive import batch_archive_build
 from jobs.narration.tasks import stop_check
 from jobs.queueing import RETRY, app
 from media_pipeline.errors import PipelineError
@@ -77,3 +78,17 @@ def narration_preview(*, job_id: str) -> None:
 )
 def reroute_gpu_jobs(timestamp: int) -> None:
     services.gpu_waiting_jobs_to_cpu()
+
+
+@app.task(name=queueing.BATCH_ADVANCE, queue=queueing.CPU, retry=RETRY)
+def batch_advance(*, batch_id: str | None = None, job_id: str | None = None) -> None:
+    """A child of a batch ended: a narration gets its transcodes; the batch may be done."""
+    if job_id:
+        batches.batch_narration_ended(job_id=job_id)
+    elif batch_id:
+        batches.batch_check(batch_id=batch_id)
+
+
+@app.task(name=queueing.BATCH_ARCHIVE, queue=queueing.CPU, retry=RETRY)
+def batch_archive(*, batch_id: str) -> None:
+    batch_archive_build(batch_id=batch_id)
