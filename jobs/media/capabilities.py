@@ -8,7 +8,8 @@ from django.conf import settings
 
 from jobs.media.models import MediaJob
 from jobs.media.parameters import OPTIONS_BY_OPERATION
-from media_pipeline.encoders import CODECS, codec_support, usable_hardware_encoders
+from jobs.media.routing import worker_encoders
+from media_pipeline.encoders import CODECS, codec_support
 from media_pipeline.hls import DEFAULT_LADDER
 
 
@@ -17,10 +18,15 @@ def _ffmpeg() -> str | None:
 
 
 @functools.cache
-def _encoders() -> dict[str, list[str]]:
+def _local_encoders() -> dict[str, list[str]]:
     # ffmpeg's encoder list does not change while the process runs; probing NVENC takes a
     # moment, so it is done once.
     return codec_support(_ffmpeg())
+
+
+def _encoders() -> dict[str, list[str]]:
+    """What the workers found at start (they do the encoding), else this host's ffmpeg."""
+    return worker_encoders() or _local_encoders()
 
 
 def media_capabilities() -> dict:
@@ -35,7 +41,9 @@ def media_capabilities() -> dict:
             for operation, schema in OPTIONS_BY_OPERATION.items()
         },
         "codecs": {codec: {"encoders": support.get(codec, [])} for codec in CODECS},
-        "hardware_encoders": sorted(usable_hardware_encoders(_ffmpeg())),
+        "hardware_encoders": sorted(
+            {name for names in support.values() for name in names if "nvenc" in name}
+        ),
         "hls_renditions": [
             {"name": r.name, "height": r.height, "video_kbps": r.video_kbps} for r in DEFAULT_LADDER
         ],

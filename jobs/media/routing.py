@@ -66,3 +66,28 @@ def queue_for(operation: str) -> QueueChoice:
             "(SLIDECAST_MEDIA_GPU_FALLBACK is off)",
         )
     return QueueChoice(queueing.CPU, "no worker serves the gpu queue now: sent to cpu instead")
+
+
+def worker_encoders(*, within_seconds: float | None = None) -> dict[str, list[str]] | None:
+    """Codec -> encoders over the live workers (what they found at start); None: no worker."""
+    seconds = within_seconds or settings.SLIDECAST["MEDIA_GPU_FALLBACK_SECONDS"]
+    with connection.cursor() as cursor:
+        cursor.execute(
+            """
+            SELECT hosts.encoders
+              FROM procrastinate_workers AS workers
+              JOIN jobs_workerhost AS hosts ON hosts.worker_id = workers.id
+             WHERE workers.last_heartbeat > now() - make_interval(secs => %s)
+            """,
+            [seconds],
+        )
+        rows = [json.loads(r[0]) if isinstance(r[0], str) else r[0] for r in cursor.fetchall()]
+    rows = [row for row in rows if row]
+    if not rows:
+        return None
+    merged: dict[str, list[str]] = {}
+    for row in rows:
+        for codec, names in row.items():
+            merged.setdefault(codec, [])
+            merged[codec] += [name for name in names if name not in merged[codec]]
+    return merged

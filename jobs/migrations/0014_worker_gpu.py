@@ -19,6 +19,11 @@ class Migration(migrations.Migration):
             field=models.CharField(blank=True, max_length=255),
         ),
         migrations.AddField(
+            model_name='workerhost',
+            name='encoders',
+            field=models.JSONField(blank=True, default=dict),
+        ),
+        migrations.AddField(
             model_name='resourcesample',
             name='gpu_utilisation_percent',
             field=models.FloatField(blank=True, help_text="Mean over the host's GPUs.", null=True),

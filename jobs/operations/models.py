@@ -41,6 +41,8 @@ class WorkerHost(models.Model):
     # What nvidia-smi saw when the worker started: GPU work is routed by it.
     gpu_count = models.PositiveSmallIntegerField(default=0)
     gpu_names = models.CharField(max_length=255, blank=True)
+    # Codec -> encoders its ffmpeg can use (media_pipeline.encoders.codec_support).
+    encoders = models.JSONField(default=dict, blank=True)
 
     class Meta:
         ordering = ["hostname", "started_at"]

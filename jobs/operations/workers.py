@@ -16,6 +16,8 @@ from django.db import IntegrityError, close_old_connections, connection
 from django.utils import timezone
 
 from jobs.operations.models import ResourceSample, WorkerHost
+from media_pipeline.encoders import codec_support
+from media_pipeline.errors import PipelineError
 from media_pipeline.gpu import query_gpus
 from media_pipeline.gpu import summary as gpu_summary
 
@@ -63,6 +65,16 @@ def host_gpus() -> tuple[int, str]:
     return len(found), gpu_summary(found)
 
 
+@functools.cache
+def host_encoders() -> dict[str, list[str]]:
+    """The encoders this worker's ffmpeg has, NVENC tried for real (once per process)."""
+    try:
+        return codec_support(settings.SLIDECAST["FFMPEG_BINARY"] or None)
+    except PipelineError as exc:
+        logger.warning("could not list ffmpeg's encoders: %s", exc)
+        return {}
+
+
 def worker_host_record(*, worker_id: int, queues: list[str], concurrency: int | None = None):
     gpu_count, gpu_names = host_gpus()
     defaults = {
@@ -73,6 +85,7 @@ def worker_host_record(*, worker_id: int, queues: list[str], concurrency: int | 
         "concurrency": concurrency or settings.PROCRASTINATE_WORKER_DEFAULTS["concurrency"],
         "gpu_count": gpu_count,
         "gpu_names": gpu_names,
+        "encoders": host_encoders(),
     }
     host, created = WorkerHost.objects.get_or_create(worker_id=worker_id, defaults=defaults)
     if not created and concurrency and host.concurrency != concurrency:

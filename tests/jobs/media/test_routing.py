@@ -11,7 +11,7 @@ import pytest
 from django.db import connection
 from procrastinate.contrib.django.models import ProcrastinateJob
 
-from jobs.media import services
+from jobs.media import capabilities, services
 from jobs.media.models import MediaJob
 from jobs.models import WorkerHost
 from tests.jobs.media.conftest import submit_media, wait_for_media
@@ -52,6 +52,10 @@ def test_gpu_work_runs_on_the_gpu_worker_and_falls_back_to_cpu_without_one(
     gpu_host = WorkerHost.objects.get(queues=["gpu"])
     assert (gpu_host.gpu_count, gpu_host.gpu_names) == (1, "1 × NVIDIA L4")
     assert WorkerHost.objects.get(queues=["cpu"]).gpu_count == 0
+    # Each worker lists its ffmpeg's encoders at start: NVENC only where it really encodes.
+    assert "libx264" in gpu_host.encoders["h264"]
+    assert "h264_nvenc" not in gpu_host.encoders["h264"]  # nvidia-smi alone is not a GPU
+    assert capabilities.media_capabilities()["codecs"]["av1"]["encoders"]
 
     on_gpu = submit_media(short_video, user, "transcribe")
     preview = submit_media(short_video, user, "preview")
