@@ -1,6 +1,6 @@
 from django.urls import path
 
-from jobs.web import media_views, views
+from jobs.web import batch_views, media_views, views
 
 app_name = "jobs"
 
@@ -12,6 +12,11 @@ urlpatterns = [
     path("jobs/<uuid:job_id>/files/<str:kind>", views.job_file, name="file"),
     path("jobs/<uuid:job_id>/slides/<int:index>.png", views.slide_image, name="slide-image"),
     path("jobs/<uuid:job_id>/media", media_views.media_from_narration, name="media-from-job"),
+    path("batches/", batch_views.batch_list, name="batch-list"),
+    path("batches/<uuid:batch_id>/", batch_views.batch_detail, name="batch-detail"),
+    path("batches/<uuid:batch_id>/status.json", batch_views.batch_status, name="batch-status"),
+    path("batches/<uuid:batch_id>/cancel", batch_views.batch_cancel, name="batch-cancel"),
+    path("batches/<uuid:batch_id>/outputs.zip", batch_views.batch_archive, name="batch-archive"),
     path("media/", media_views.media_list, name="media-list"),
     path("media/<uuid:media_job_id>/", media_views.media_detail, name="media-detail"),
     path("media/<uuid:media_job_id>/status.json", media_views.media_status, name="media-status"),

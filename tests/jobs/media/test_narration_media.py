@@ -34,7 +34,14 @@ def test_a_narration_is_previewed_and_its_transcript_checked_against_its_notes(
         preview = wait_for_media([_preview_id(job)], timeout=120)[0]
         assert preview.status == MediaJob.Status.COMPLETED, preview.error
         check = services.media_job_create(owner=user, operation="transcribe", source_job=job)
-        [check] = wait_for_media([check.id], timeout=120)
+        vertical = services.media_job_create(
+            owner=user, operation="transcode", source_job=job,
+            parameters={"aspect": "9:16", "resolution": "720p", "burn_captions": True},
+        )  # fmt: skip
+        check, vertical = wait_for_media([check.id, vertical.id], timeout=120)
+    assert vertical.status == MediaJob.Status.COMPLETED, vertical.error
+    video = vertical.artifacts.get(kind="video")
+    assert (video.width, video.height) == (720, 1280) and video.details["burn_captions"]
     assert check.status == MediaJob.Status.COMPLETED, check.error
     assert check.word_error_rate is not None and check.word_error_rate < 0.15
     assert check.script_check["reference_words"] == 23

@@ -93,3 +93,22 @@ def test_a_narration_page_offers_media_jobs_and_uses_its_preview(client, user, p
     assert transcription.source_job_id == narration.id and transcription.parameters == {
         "language": None, "check_script": True,
     }  # fmt: skip
+
+
+def test_a_batch_is_started_from_the_form_and_followed_on_its_page(
+    client, user, other_user, persona, deck_path
+):
+    client.force_login(user)
+    decks = [deck_path([("A", "Hello.")], name=f"d{n}.pptx").open("rb") for n in range(2)]
+    response = client.post(reverse("jobs:batch-list"), {
+        "decks": decks, "personas": [persona.id], "presets": ["vertical-720", "square-720"],
+    })  # fmt: skip
+    for handle in decks:
+        handle.close()
+    assert response.status_code == 302, response.content.decode()[:2000]
+    batch_id = response["Location"].rstrip("/").split("/")[-1]
+    status = client.get(reverse("jobs:batch-status", args=[batch_id])).json()
+    assert status["progress"]["expected"] == 6 and len(status["children"]) == 2
+    assert client.get(response["Location"]).status_code == 200
+    client.force_login(other_user)
+    assert client.get(reverse("jobs:batch-status", args=[batch_id])).status_code == 404
