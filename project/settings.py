@@ -255,6 +255,39 @@ WORKER_LIMITS = {
     ),
 }
 
+# Per task family (jobs.queueing.TASK_FAMILIES): how many of its tasks may run at once on one
+# host (SLIDECAST_LIMIT_<FAMILY>_HOST) and across every host (SLIDECAST_LIMIT_<FAMILY>_CLUSTER),
+# and after how many of its tasks (SLIDECAST_RECYCLE_<FAMILY>_TASKS) or past how many MB of
+# memory after one of them (SLIDECAST_RECYCLE_<FAMILY>_MB) a worker process is replaced.
+# 0 means no limit. A task past a full limit waits in its worker, holding one of the worker's
+# concurrency places, so a limit only bites below SLIDECAST_WORKER_CONCURRENCY.
+_TASK_LIMIT_DEFAULTS = {  # family: (per host, cluster, recycle after tasks)
+    # LibreOffice takes a core and hundreds of MB per deck, and its processes grow: the
+    # system Slidecast replaced ran 2 at a time and a fresh worker after 10.
+    "rendering": (2, 0, 10),
+    # Piper is light, and XTTS is bounded by the gpu queue's own workers.
+    "narration": (0, 0, 0),
+    # ffmpeg muxing a whole deck's video: CPU and disk heavy.
+    "assembly": (2, 0, 0),
+    # Whisper uses every core for one file: a second at once only takes turns with it.
+    "transcription": (1, 0, 0),
+    # Short ffmpeg runs (posters, storyboards); the old system recycled after 50 of them.
+    "preview": (4, 0, 50),
+    # An encoder uses every core it is given: two at once already fill a host.
+    "transcode": (2, 0, 0),
+    # Parsing documents and embedding their passages: memory grows with the file.
+    "ingestion": (2, 0, 0),
+}
+TASK_LIMITS = {
+    family: {
+        "HOST": env_int(f"SLIDECAST_LIMIT_{family.upper()}_HOST", host, minimum=0),
+        "CLUSTER": env_int(f"SLIDECAST_LIMIT_{family.upper()}_CLUSTER", cluster, minimum=0),
+        "RECYCLE_TASKS": env_int(f"SLIDECAST_RECYCLE_{family.upper()}_TASKS", tasks, minimum=0),
+        "RECYCLE_MB": env_int(f"SLIDECAST_RECYCLE_{family.upper()}_MB", 0, minimum=0),
+    }
+    for family, (host, cluster, tasks) in _TASK_LIMIT_DEFAULTS.items()
+}
+
 LOG_LEVEL = env_str("SLIDECAST_LOG_LEVEL", "INFO")
 LOG_FORMAT = env_str("SLIDECAST_LOG_FORMAT", "json")
 PROCRASTINATE_LOG_LEVEL = env_str("SLIDECAST_PROCRASTINATE_LOG_LEVEL", "WARNING")

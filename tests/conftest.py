@@ -151,7 +151,7 @@ def start_worker_process(
     clear_queue()
     started: list[subprocess.Popen] = []
 
-    def start(*, queues: str = "cpu", **extra_env: str) -> subprocess.Popen:
+    def start(*, queues: str = "cpu", concurrency: int = 2, **extra_env: str) -> subprocess.Popen:
         env = {
             **os.environ,
             "DATABASE_URL": database_url_for_other_processes(),
@@ -166,7 +166,7 @@ def start_worker_process(
         log = log_path.open("wb")
         process = subprocess.Popen(
             [sys.executable, "manage.py", "procrastinate", "worker", f"--queues={queues}",
-             "--concurrency=2"],
+             f"--concurrency={concurrency}"],
             cwd=REPO, env=env, stdout=log, stderr=subprocess.STDOUT,
         )  # fmt: skip
         process.log_path = log_path

@@ -14,6 +14,7 @@ from jobs import queueing
 from jobs.media.selectors import media_job_overview
 from jobs.operations import monitoring
 from jobs.operations import queue_pause as pausing
+from jobs.worker.limits import limits_overview
 
 CHART_WIDTH, CHART_HEIGHT = 720, 140
 
@@ -55,6 +56,7 @@ def _context(request: HttpRequest) -> dict:
         "chart": _chart(monitoring.minute_series()),
         "late_seconds": monitoring.LATE_HEARTBEAT_SECONDS,
         "media": media_job_overview(),
+        "limits": limits_overview(),
     }
 
 

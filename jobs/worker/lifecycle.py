@@ -3,7 +3,9 @@
 TTS and speech recognition processes grow with time. A worker that has run
 SLIDECAST_WORKER_MAX_TASKS tasks, or uses more than SLIDECAST_WORKER_MAX_MEMORY_MB, stops
 gracefully (SIGTERM to itself: running tasks finish) and its supervisor (Docker's restart
-policy, systemd's Restart=always) starts a fresh one. A task running longer than
+policy, systemd's Restart=always) starts a fresh one. Each task family may ask for the same
+sooner (SLIDECAST_RECYCLE_<FAMILY>_TASKS of its tasks, SLIDECAST_RECYCLE_<FAMILY>_MB after
+one of them): LibreOffice's leaks are not Piper's. A task running longer than
 SLIDECAST_TASK_TIME_LIMIT_SECONDS cannot be interrupted inside its thread, so the process
 stops; if the task still does not return in the shutdown grace time the process exits
 hard, and the stalled-job rescue puts the task back in the queue.
@@ -22,11 +24,14 @@ import os
 import signal
 import threading
 import time
+from collections import Counter
 
 import psutil
 from django.conf import settings
 
+from jobs.queueing import TASK_FAMILIES
 from jobs.speech import speech_engines
+from jobs.worker.limits import family_limits
 from media_pipeline.tools import kill_running_programs
 
 logger = logging.getLogger("slidecast.workers")
@@ -34,6 +39,7 @@ logger = logging.getLogger("slidecast.workers")
 _lock = threading.Lock()
 _running: dict[int, tuple[float, str]] = {}  # queue job id -> (started, task name)
 _completed = 0
+_completed_by_family: Counter[str] = Counter()
 _stopping = threading.Event()
 _watchdog_started = threading.Event()
 HARD_EXIT_CODE = 70
@@ -57,9 +63,13 @@ def task_started(job_id: int, task_name: str) -> None:
 def task_finished(job_id: int) -> None:
     global _completed
     with _lock:
-        _running.pop(job_id, None)
+        _, task_name = _running.pop(job_id, (0.0, ""))
         _completed += 1
         completed = _completed
+        family = TASK_FAMILIES.get(task_name)
+        if family:
+            _completed_by_family[family] += 1
+        family_completed = _completed_by_family[family] if family else 0
     limits = _limits()
     if limits["MAX_TASKS"] and completed >= limits["MAX_TASKS"]:
         stop_gracefully(f"it has run {completed} tasks (SLIDECAST_WORKER_MAX_TASKS)")
@@ -67,6 +77,18 @@ def task_finished(job_id: int) -> None:
     megabytes = psutil.Process().memory_info().rss / 1024**2
     if limits["MAX_MEMORY_MB"] and megabytes > limits["MAX_MEMORY_MB"]:
         stop_gracefully(f"it uses {megabytes:.0f} MB (SLIDECAST_WORKER_MAX_MEMORY_MB)")
+        return
+    if family:
+        _recycle_for_family(family, completed=family_completed, megabytes=megabytes)
+
+
+def _recycle_for_family(family: str, *, completed: int, megabytes: float) -> None:
+    limits = family_limits(family)
+    setting = f"SLIDECAST_RECYCLE_{family.upper()}"
+    if limits.recycle_tasks and completed >= limits.recycle_tasks:
+        stop_gracefully(f"it has run {completed} {family} tasks ({setting}_TASKS)")
+    elif limits.recycle_mb and megabytes > limits.recycle_mb:
+        stop_gracefully(f"it uses {megabytes:.0f} MB after a {family} task ({setting}_MB)")
 
 
 def stop_gracefully(reason: str) -> None:

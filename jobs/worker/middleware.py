@@ -1,4 +1,4 @@
-"""procrastinate task middleware: log context, the worker registry and dead letters."""
+"""procrastinate task middleware: log context, family limits, the worker registry, dead letters."""
 
 from __future__ import annotations
 
@@ -11,10 +11,12 @@ from procrastinate.exceptions import JobAborted
 from procrastinate.middleware import SyncCallNext
 from procrastinate.worker import Worker
 
+from jobs import queueing
 from jobs.log_context import task_log_context
+from jobs.media.progress import media_job_waiting
 from jobs.operations.dead_letters import dead_letter_record
 from jobs.operations.workers import WorkerRegistryHandler, worker_host_record
-from jobs.worker import lifecycle
+from jobs.worker import lifecycle, limits
 
 logger = logging.getLogger("slidecast.tasks")
 _known_workers: set[int] = set()
@@ -46,9 +48,19 @@ def observe_task(call_next: SyncCallNext, context: JobContext, worker: Worker) -
     supervised = worker.install_signal_handlers  # a `procrastinate worker` process
     try:
         _note_worker(worker)
-        if supervised:
-            lifecycle.task_started(job.id, job.task_name)
-        return call_next()
+        with limits.family_slot(
+            queueing.TASK_FAMILIES.get(job.task_name),
+            check=lambda: _stop_waiting_if_aborted(context),
+            on_wait=lambda reason: _tell_waiting(context, reason),
+        ):
+            # The time limit and the recycling count the task's run, not its wait for a slot.
+            if supervised:
+                lifecycle.task_started(job.id, job.task_name)
+            try:
+                return call_next()
+            finally:
+                if supervised:
+                    lifecycle.task_finished(job.id)
     except Exception as exc:
         if _is_final_failure(exc, context, worker):
             dead_letter_record(
@@ -59,8 +71,20 @@ def observe_task(call_next: SyncCallNext, context: JobContext, worker: Worker) -
         raise
     finally:
         task_log_context.reset(token)
-        if supervised:
-            lifecycle.task_finished(job.id)
+
+
+def _stop_waiting_if_aborted(context: JobContext) -> None:
+    # A cancel ends the job; a worker's shutdown leaves it to procrastinate's retry.
+    reason = context.abort_reason()
+    if reason is not None:
+        raise JobAborted(f"stopped while waiting for a slot ({reason.value})")
+
+
+def _tell_waiting(context: JobContext, reason: str) -> None:
+    logger.info("%s #%s: %s", context.job.task_name, context.job.id, reason)
+    media_job_id = (context.job.task_kwargs or {}).get("media_job_id")
+    if media_job_id:
+        media_job_waiting(media_job_id=str(media_job_id), reason=reason)
 
 
 def _note_worker(worker: Worker) -> None:
