@@ -12,6 +12,7 @@ from procrastinate.exceptions import JobAborted
 from procrastinate.job_context import AbortReason
 
 from jobs import queueing
+from jobs.log_context import task_run_started
 from jobs.narration import progress, steps
 from jobs.narration.models import Slide
 from jobs.queueing import RETRY, app
@@ -33,7 +34,9 @@ def stop_check(context: JobContext, *, doing: str) -> StopCheck:
     hard_limit = limits["TASK_TIME_LIMIT_SECONDS"]
     budget = hard_limit - margin
     # A margin of 0 turns the soft limit off: only the worker's hard limit applies.
-    deadline = context.start_timestamp + max(budget, 0.5) if margin else float("inf")
+    # From the end of any wait for the family's slot (set by the worker middleware).
+    started = task_run_started.get() or context.start_timestamp
+    deadline = started + max(budget, 0.5) if margin else float("inf")
 
     def check() -> None:
         if context.abort_reason() == AbortReason.USER_REQUEST:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import time
 import traceback
 from typing import Any
 
@@ -12,7 +13,7 @@ from procrastinate.middleware import SyncCallNext
 from procrastinate.worker import Worker
 
 from jobs import queueing
-from jobs.log_context import task_log_context
+from jobs.log_context import task_log_context, task_run_started
 from jobs.media.progress import media_job_waiting
 from jobs.operations.dead_letters import dead_letter_record
 from jobs.operations.workers import WorkerRegistryHandler, worker_host_record
@@ -56,9 +57,11 @@ def observe_task(call_next: SyncCallNext, context: JobContext, worker: Worker) -
             # The time limit and the recycling count the task's run, not its wait for a slot.
             if supervised:
                 lifecycle.task_started(job.id, job.task_name)
+            started = task_run_started.set(time.time())
             try:
                 return call_next()
             finally:
+                task_run_started.reset(started)
                 if supervised:
                     lifecycle.task_finished(job.id)
     except Exception as exc:
