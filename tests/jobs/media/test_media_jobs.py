@@ -10,6 +10,7 @@ import psutil
 import pytest
 import srt
 import webvtt
+from django.core.exceptions import ValidationError
 from django.core.files.storage import default_storage
 
 from jobs.media import services
@@ -104,31 +105,44 @@ def test_preview_makes_a_poster_an_animation_and_a_storyboard_track(
     assert track.captions[0].text.startswith("storyboard-1.jpg#xywh=0,0,")
 
 
-@pytest.mark.parametrize(
-    ("name", "content", "expected"),
-    [
-        ("notes.mp4", b"These are my meeting notes, not a video.\n" * 50,
-         "is not an audio or video file Slidecast can read"),
-        ("photo.mp4", None, "is a still image, not audio or video"),
-    ],
-)  # fmt: skip
-def test_non_media_fails_at_the_probe_with_a_clear_message_and_no_retry(
-    user, run_media, tmp_path, name, content, expected
-):
-    path = tmp_path / name
-    if content is None:
-        from PIL import Image
+OPERATIONS = ("transcribe", "preview", "transcode", "hls")
 
-        Image.new("RGB", (64, 64), "red").save(path, format="PNG")
-    else:
-        path.write_bytes(content)
-    job = submit_media(path, user, "transcribe")
-    [job] = run_media([job.id])
-    assert job.status == MediaJob.Status.FAILED
-    assert job.error_code == "invalid_media" and expected in job.error and name in job.error
+
+def _still_image(path: Path) -> Path:
+    from PIL import Image
+
+    Image.new("RGB", (64, 64), "red").save(path, format="PNG")
+    return path
+
+
+def test_non_media_fails_at_the_probe_in_every_operation_and_is_never_retried(
+    user, run_media, tmp_path
+):
+    notes = tmp_path / "notes.mp4"
+    notes.write_bytes(b"These are my meeting notes, not a video.\n" * 50)
+    photo = _still_image(tmp_path / "photo.mp4")
+    jobs = {(path.name, op): submit_media(path, user, op) for path in (notes, photo)
+            for op in OPERATIONS}  # fmt: skip
+    finished = dict(zip(jobs, run_media([j.id for j in jobs.values()]), strict=True))
+    expected = {"notes.mp4": "is not an audio or video file Slidecast can read",
+                "photo.mp4": "is a still image, not audio or video"}  # fmt: skip
+    for (name, operation), job in finished.items():
+        assert job.status == MediaJob.Status.FAILED, (name, operation)
+        assert job.error_code == "invalid_media" and expected[name] in job.error
+        assert job.error.startswith(name)
     from procrastinate.contrib.django.models import ProcrastinateJob
 
-    assert ProcrastinateJob.objects.get(args__media_job_id=str(job.id)).attempts == 1
+    attempts = ProcrastinateJob.objects.filter(task_name__startswith="slidecast.media_")
+    assert set(attempts.values_list("attempts", flat=True)) == {1}
+
+
+@pytest.mark.parametrize("operation", OPERATIONS)
+def test_an_empty_file_is_refused_before_it_is_stored(user, tmp_path, operation, media_root):
+    empty = tmp_path / "empty.mp4"
+    empty.write_bytes(b"")
+    with pytest.raises(ValidationError, match="empty.mp4 is empty"):
+        submit_media(empty, user, operation)
+    assert not MediaJob.objects.exists() and not (media_root / "media").exists()
 
 
 def test_a_truncated_video_is_refused_by_every_operation(user, run_media, tmp_path):
@@ -141,13 +155,15 @@ def test_a_truncated_video_is_refused_by_every_operation(user, run_media, tmp_pa
         assert job.error_code == "invalid_media" and "cut.mp4" in job.error
 
 
-def test_an_input_over_the_length_limit_is_refused_naming_the_setting(user, run_media, settings,
-                                                                      short_video):  # fmt: skip
+def test_an_input_over_the_length_limit_is_refused_naming_the_setting(
+    user, run_media, settings, short_video
+):
     settings.SLIDECAST = {**settings.SLIDECAST, "MEDIA_MAX_DURATION_SECONDS": 2}
-    job = submit_media(short_video, user, "transcode")
-    [job] = run_media([job.id])
-    assert job.status == MediaJob.Status.FAILED
-    assert "SLIDECAST_MEDIA_MAX_DURATION_SECONDS" in job.error
+    jobs = [submit_media(short_video, user, operation) for operation in OPERATIONS]
+    for job in run_media([j.id for j in jobs]):
+        assert job.status == MediaJob.Status.FAILED, job.operation
+        assert "short.mp4 is 3 s long; the limit is 2 s" in job.error
+        assert "SLIDECAST_MEDIA_MAX_DURATION_SECONDS" in job.error
 
 
 def _ffmpeg_children() -> list[psutil.Process]:
