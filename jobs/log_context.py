@@ -41,6 +41,7 @@ class JsonFormatter(logging.Formatter):
             entry["exception"] = self.formatException(record.exc_info)
         return json.dumps(entry, default=str)
 
+
 # When the running task really started: after any wait for its family's slot. Time limits
 # count from here, so a task that queued for a slot is not charged for the wait.
 task_run_started: contextvars.ContextVar[float | None] = contextvars.ContextVar(

@@ -69,7 +69,7 @@ def to_srt(cues: Iterable[Cue]) -> str:
     """Return SubRip captions; cue text can never become markup, timing or a new cue."""
     blocks = []
     for number, cue in enumerate(cues, start=1):
-        timing = f"{_timestamp(cue.start, ',')} --> {_timestamp(cue.end, ',')}"
+        timing = f"{timestamp(cue.start, ',')} --> {timestamp(cue.end, ',')}"
         blocks.append(f"{number}\n{timing}\n{_srt_text(cue.text)}\n")
     return "\n".join(blocks)
 
@@ -82,7 +82,7 @@ def to_webvtt(cues: Iterable[Cue], *, language: str = "") -> str:
     header = "WEBVTT\nKind: captions\n" + (f"Language: {language}\n" if language else "")
     blocks = [header]
     for number, cue in enumerate(cues, start=1):
-        timing = f"{_timestamp(cue.start, '.')} --> {_timestamp(cue.end, '.')}"
+        timing = f"{timestamp(cue.start, '.')} --> {timestamp(cue.end, '.')}"
         blocks.append(f"{number}\n{timing}\n{_webvtt_text(cue.text)}\n")
     return "\n".join(blocks)
 
@@ -139,7 +139,8 @@ def _rebalance_tail(chunks: list[str], limit: int) -> list[str]:
     return [*chunks[:-2], " ".join(words[:half]), " ".join(words[half:])]
 
 
-def _timestamp(seconds: float, separator: str) -> str:
+def timestamp(seconds: float, separator: str) -> str:
+    """Return hh:mm:ss and milliseconds after `separator` ("," for SubRip, "." for WebVTT)."""
     millis = int(round(max(seconds, 0.0) * 1000))
     hours, millis = divmod(millis, 3_600_000)
     minutes, millis = divmod(millis, 60_000)

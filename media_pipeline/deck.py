@@ -1,4 +1,4 @@
-"""Checking an uploaded deck under limits, and reading the speaker notes of its slides.
+"""Checking an uploaded deck under limits, and reading the speaker notes and titles of its slides.
 
 A deck's slides are what ppt/presentation.xml lists, resolved through its relationships:
 that is what PowerPoint and LibreOffice show, so it is what the limits count. Parts that
@@ -10,8 +10,12 @@ from __future__ import annotations
 import logging
 import re
 import zipfile
+from collections.abc import Sequence
 from dataclasses import dataclass
+from io import BytesIO
 from pathlib import Path
+
+from lxml import etree
 
 from media_pipeline.archive import MB, ArchiveLimits, check_archive
 from media_pipeline.errors import InvalidDeckError
@@ -51,10 +55,15 @@ class DeckLimits:
 
 @dataclass(frozen=True)
 class SlideNotes:
-    """Speaker notes of one visible slide; `number` is its position in the deck as authored."""
+    """Speaker notes of one visible slide; `number` is its position in the deck as authored.
+
+    `title` is the slide's title as written (its title placeholder, else its first line of
+    text), uncleaned; empty when the slide has no text.
+    """
 
     number: int
     notes: str
+    title: str = ""
 
 
 @dataclass(frozen=True)
@@ -78,10 +87,16 @@ def validate_deck(path: Path, limits: DeckLimits) -> DeckSummary:
             # LibreOffice leaves hidden slides out of the PDF, so they are left out here too.
             if package.root_attribute(part, "show") in ("0", "false"):
                 continue
-            visible.append(SlideNotes(number=number, notes=_notes_of(package, part)))
+            visible.append(
+                SlideNotes(
+                    number=number,
+                    notes=_notes_of(package, part),
+                    title=_title_of(archive.read(part)),
+                )
+            )
     if not visible:
         raise InvalidDeckError("Every slide in the deck is hidden; nothing would be shown.")
-    _check_notes(visible, limits)
+    check_notes(visible, limits)
     return DeckSummary(
         slide_count=len(slide_parts),
         uncompressed_bytes=sum(member.file_size for member in members),
@@ -153,20 +168,66 @@ def _notes_of(package: Package, slide_part: str) -> str:
             continue
         lines = []
         for paragraph in shape.iterfind("p:txBody/a:p", NS):
-            # Runs, fields and line breaks, in order; a line break reads as a space.
-            pieces = [
-                " " if node.tag == f"{{{NS['a']}}}br" else "".join(node.itertext())
-                for node in paragraph
-                if node.tag in {f"{{{NS['a']}}}r", f"{{{NS['a']}}}fld", f"{{{NS['a']}}}br"}
-            ]
-            line = " ".join("".join(pieces).split())
+            # A line break inside a paragraph reads as a space.
+            line = " ".join(_paragraph_text(paragraph).split())
             if line:
                 lines.append(line)
         return "\n".join(lines)
     return ""
 
 
-def _check_notes(slides: list[SlideNotes], limits: DeckLimits) -> None:
+_RUN_TAGS = {f"{{{NS['a']}}}r", f"{{{NS['a']}}}fld", f"{{{NS['a']}}}br"}
+_BREAK = f"{{{NS['a']}}}br"
+_TITLE_TYPES = {"title", "ctrTitle"}
+_SHAPE = f"{{{NS['p']}}}sp"
+_SAFE_PARSE = {"resolve_entities": False, "no_network": True, "load_dtd": False}
+
+
+def _paragraph_text(paragraph: etree._Element) -> str:
+    """Return a paragraph's runs and fields in order, each line break as a newline."""
+    return "".join(
+        "\n" if node.tag == _BREAK else "".join(node.itertext())
+        for node in paragraph
+        if node.tag in _RUN_TAGS
+    )
+
+
+def _title_of(slide_xml: bytes) -> str:
+    """Return the text of the slide's title placeholder, else its first non-empty line.
+
+    Title and centre-title placeholders are what python-pptx's `shapes.title` and
+    PowerPoint's outline take as the title. The slide is read as a stream, paragraphs
+    dropped once read, so a slide of many shapes costs little memory (it was already
+    checked for size, depth and DTDs).
+    """
+    first_line = ""
+    title_lines: dict[etree._Element, list[str]] = {}
+    paragraphs = etree.iterparse(
+        BytesIO(slide_xml), events=("end",), tag=(f"{{{NS['a']}}}p", _SHAPE), **_SAFE_PARSE
+    )
+    for _, element in paragraphs:
+        if element.tag == _SHAPE:
+            title = " ".join(title_lines.pop(element, ()))
+            if title.strip():
+                return title
+            continue
+        text = _paragraph_text(element)
+        element.clear()
+        shape = next(element.iterancestors(_SHAPE), None)
+        if shape is not None and _is_title_placeholder(shape):
+            title_lines.setdefault(shape, []).append(text)
+        elif not first_line:
+            first_line = next((line for line in text.splitlines() if line.strip()), "")
+    return first_line
+
+
+def _is_title_placeholder(shape: etree._Element) -> bool:
+    placeholder = shape.find("p:nvSpPr/p:nvPr/p:ph", NS)
+    return placeholder is not None and placeholder.get("type") in _TITLE_TYPES
+
+
+def check_notes(slides: Sequence[SlideNotes], limits: DeckLimits) -> None:
+    """Raise InvalidDeckError when a slide's notes, or all of them, are over the limits."""
     total = 0
     for slide in slides:
         length = len(slide.notes)

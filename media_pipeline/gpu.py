@@ -79,7 +79,7 @@ def query_gpus(*, nvidia_smi: str | None = None, timeout: float = 10) -> list[Gp
 
 
 def summary(samples: list[GpuSample]) -> str:
-    """"2 × NVIDIA H200" or "" for none: how a worker describes its GPUs."""
+    """ "2 × NVIDIA H200" or "" for none: how a worker describes its GPUs."""
     if not samples:
         return ""
     names = sorted({sample.name for sample in samples})

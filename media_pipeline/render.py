@@ -1,4 +1,7 @@
-"""Rendering slides to PNG images: LibreOffice headless to PDF, then poppler to PNG."""
+"""Rendering slides to PNG images: LibreOffice headless to PDF, then poppler to PNG.
+
+A PDF deck skips LibreOffice: poppler renders its pages, in the same sandbox.
+"""
 
 from __future__ import annotations
 
@@ -128,6 +131,66 @@ def rasterize_pdf(
             f"Rendering produced {len(images)} images for {page_count} pages of the PDF."
         )
     return images
+
+
+@dataclass(frozen=True)
+class RenderedPdf:
+    images: list[Path]
+    # Each page's first non-empty line of text ("" for a page without text).
+    first_lines: list[str]
+
+
+def render_pdf(
+    pdf: Path, out_dir: Path, options: RenderOptions, *, check: StopCheck = never_stop
+) -> RenderedPdf:
+    """Return one PNG per page of a PDF deck, and each page's first line of text.
+
+    The PDF is copied into out_dir, the only folder poppler may write to: keep nothing
+    else there.
+    """
+    out_dir.mkdir(parents=True, exist_ok=True)
+    copy = out_dir / "deck.pdf"
+    shutil.copyfile(pdf, copy)
+    images = rasterize_pdf(copy, out_dir, options, check=check)
+    return RenderedPdf(images, pdf_first_lines(copy, len(images), options, check=check))
+
+
+# A line of pdftotext's output read at once; a title needs far less.
+_MAX_LINE_CHARS = 4096
+
+
+def pdf_first_lines(
+    pdf: Path, pages: int, options: RenderOptions, *, check: StopCheck = never_stop
+) -> list[str]:
+    """Return the first non-empty line of text of each page, as poppler reads it.
+
+    Text only names chapters: when poppler cannot read it, every page gets "" and the
+    video is made all the same.
+    """
+    pdftoppm = find_program(options.pdftoppm_binary, setting="SLIDECAST_PDFTOPPM_BINARY")
+    pdftotext = str(Path(pdftoppm).with_name("pdftotext"))  # shipped beside it in poppler
+    text = pdf.with_name("pages.txt")
+    try:
+        run_program(
+            [pdftotext, "-enc", "UTF-8", "-l", str(pages), pdf, text],
+            timeout=options.timeout_seconds,
+            error=DeckRenderError,
+            what="pdftotext (reading the pages' titles)",
+            check=check,
+            prefix=sandbox_prefix(options.sandbox, writable=[pdf.parent]),
+        )
+    except DeckRenderError as exc:
+        logger.warning("the PDF's titles could not be read: %s", exc.message)
+        return [""] * pages
+    lines, page = [""] * pages, 0
+    # pdftotext ends each page with a form feed; the file is read a bounded line at a time.
+    with text.open(encoding="utf-8", errors="replace") as handle:
+        while page < pages and (line := handle.readline(_MAX_LINE_CHARS)):
+            for offset, part in enumerate(line.split("\f")):
+                page += 1 if offset else 0
+                if page < pages and not lines[page] and part.strip():
+                    lines[page] = part.strip()
+    return lines
 
 
 def pdf_page_count(pdf: Path, pdftoppm: str, *, prefix: Sequence[str] = ()) -> int:

@@ -19,6 +19,7 @@ from fractions import Fraction
 from pathlib import Path
 
 from media_pipeline.audio import concatenate_wavs, exact_wav_duration
+from media_pipeline.chapters import chapters_from, to_ffmetadata
 from media_pipeline.errors import VideoAssemblyError
 from media_pipeline.frame_rate import frame_rate_argument
 from media_pipeline.h264 import StillPicture, UnsupportedStream, split_access_units
@@ -96,13 +97,17 @@ def assemble_video(
     options: VideoOptions,
     *,
     check: StopCheck = never_stop,
+    chapter_titles: Sequence[str] = (),
 ) -> AssembledVideo:
     """Return the MP4 written to out_path: each slide shown while its narration plays.
 
     `check` is called between steps and while each program runs; it raises to stop the work.
+    With `chapter_titles` (one per clip), each slide is a chapter of the MP4 under its title.
     """
     if not clips:
         raise VideoAssemblyError("There are no slides to assemble.")
+    if chapter_titles and len(chapter_titles) != len(clips):
+        raise VideoAssemblyError(f"{len(chapter_titles)} chapter titles for {len(clips)} slides.")
     ffmpeg = find_ffmpeg(options.ffmpeg_binary)
     work_dir.mkdir(parents=True, exist_ok=True)
     fps = Fraction(options.fps)
@@ -132,6 +137,12 @@ def assemble_video(
             raise
 
     check()
+    total_frames = sum(frame_counts)
+    starts, elapsed = [], 0
+    for frames in frame_counts:
+        starts.append(float(elapsed / fps))
+        elapsed += frames
+    duration = float(total_frames / fps)
     run_program(
         [
             ffmpeg, "-nostdin", "-v", "error", "-y",
@@ -141,6 +152,7 @@ def assemble_video(
             "-framerate", frame_rate_argument(fps), "-r", frame_rate_argument(fps),
             "-i", video_stream,
             "-i", audio,
+            *_chapter_inputs(chapter_titles, starts, duration, work_dir),
             "-map", "0:v:0", "-map", "1:a:0",
             *(["-metadata:s:a:0", f"language={options.audio_language}"]
               if options.audio_language else []),
@@ -153,17 +165,22 @@ def assemble_video(
         what="ffmpeg (writing the MP4)",
         check=check,
     )  # fmt: skip
-    total_frames = sum(frame_counts)
-    starts, elapsed = [], 0
-    for frames in frame_counts:
-        starts.append(float(elapsed / fps))
-        elapsed += frames
     logger.info(
         "assembled %d slides: %d frames, %.2f s of audio", len(clips), total_frames, audio_duration
     )
-    return AssembledVideo(
-        out_path, float(total_frames / fps), total_frames, tuple(starts), skip_frames
-    )
+    return AssembledVideo(out_path, duration, total_frames, tuple(starts), skip_frames)
+
+
+def _chapter_inputs(
+    titles: Sequence[str], starts: Sequence[float], duration: float, work_dir: Path
+) -> list[str | Path]:
+    """Return the ffmpeg arguments that mux the slides' chapters from a metadata input."""
+    if not titles:
+        return []
+    metadata = work_dir / "chapters.ffmetadata"
+    metadata.write_text(to_ffmetadata(chapters_from(titles, starts, duration)), encoding="utf-8")
+    # The metadata file is the third input (after the video and the narration).
+    return ["-f", "ffmetadata", "-i", metadata, "-map_metadata", "2", "-map_chapters", "2"]
 
 
 def keyframe_batches(count: int, parallel: int) -> list[range]:

@@ -259,12 +259,14 @@ WORKER_LIMITS = {
 # host (SLIDECAST_LIMIT_<FAMILY>_HOST) and across every host (SLIDECAST_LIMIT_<FAMILY>_CLUSTER),
 # and after how many of its tasks (SLIDECAST_RECYCLE_<FAMILY>_TASKS) or past how many MB of
 # memory after one of them (SLIDECAST_RECYCLE_<FAMILY>_MB) a worker process is replaced.
-# 0 means no limit. A task past a full limit waits in its worker, holding one of the worker's
+# 0 means no limit. Recycling is off by default: a worker started by hand would simply end;
+# under a supervisor that restarts it (compose.yaml) set the old system's 10 renders / 50
+# previews. A task past a full limit waits in its worker, holding one of the worker's
 # concurrency places, so a limit only bites below SLIDECAST_WORKER_CONCURRENCY.
 _TASK_LIMIT_DEFAULTS = {  # family: (per host, cluster, recycle after tasks)
     # LibreOffice takes a core and hundreds of MB per deck, and its processes grow: the
     # system Slidecast replaced ran 2 at a time and a fresh worker after 10.
-    "rendering": (2, 0, 10),
+    "rendering": (2, 0, 0),
     # Piper is light, and XTTS is bounded by the gpu queue's own workers.
     "narration": (0, 0, 0),
     # ffmpeg muxing a whole deck's video: CPU and disk heavy.
@@ -272,7 +274,7 @@ _TASK_LIMIT_DEFAULTS = {  # family: (per host, cluster, recycle after tasks)
     # Whisper uses every core for one file: a second at once only takes turns with it.
     "transcription": (1, 0, 0),
     # Short ffmpeg runs (posters, storyboards); the old system recycled after 50 of them.
-    "preview": (4, 0, 50),
+    "preview": (4, 0, 0),
     # An encoder uses every core it is given: two at once already fill a host.
     "transcode": (2, 0, 0),
     # Parsing documents and embedding their passages: memory grows with the file.

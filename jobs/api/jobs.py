@@ -7,6 +7,7 @@ import binascii
 import hashlib
 import json
 from datetime import datetime
+from pathlib import Path
 from typing import Literal
 from uuid import UUID
 
@@ -22,6 +23,8 @@ from jobs.narration.models import Job
 from jobs.operations.monitoring import unserved_queue_notice
 from jobs.personas.selectors import persona_get
 from jobs.web.files import job_file_response, slide_image_response
+from media_pipeline.deck_kinds import DECK_SUFFIXES
+from media_pipeline.notes_file import NOTES_FILE_SUFFIXES
 
 Resolution = Literal["1280x720", "1920x1080", "3840x2160"]
 PriorityName = Literal["high", "normal", "background"]
@@ -38,16 +41,24 @@ class JobError(Schema):
 
 class SlideOut(Schema):
     index: int
+    title: str = Field("", description="The slide's title: its chapter in the video.")
     status: str
     duration_seconds: float | None
     error: str | None
     image_url: str | None
 
 
+class ChapterOut(Schema):
+    index: int
+    title: str
+    start_seconds: float
+
+
 class Artifacts(Schema):
     video: str | None
     srt: str | None
     vtt: str | None
+    chapters: str | None = Field(None, description="A WebVTT chapters track, one cue per slide.")
     deck: str | None
 
 
@@ -74,6 +85,10 @@ class JobOut(Schema):
     finished_at: datetime | None
     files_deleted_at: datetime | None
     slides: list[SlideOut]
+    chapters: list[ChapterOut] = Field(
+        default_factory=list,
+        description="Once the video is made: where each slide's chapter starts in it.",
+    )
     artifacts: Artifacts
     notice: str | None = Field(None, description="Why the job is waiting, when it is unusual.")
 
@@ -110,26 +125,51 @@ def _own_job(request, job_id: UUID) -> Job:
     return job
 
 
-def _request_hash(deck: UploadedFile, fields: JobCreateIn) -> str:
+def _request_hash(deck: UploadedFile, fields: JobCreateIn, notes: UploadedFile | None) -> str:
     digest = hashlib.sha256()
-    for chunk in deck.chunks():
-        digest.update(chunk)
-    deck.seek(0)
+    for upload in (deck, notes):
+        if upload is None:
+            digest.update(b"no notes file")
+            continue
+        for chunk in upload.chunks():
+            digest.update(chunk)
+        upload.seek(0)
     digest.update(json.dumps(fields.model_dump(mode="json"), sort_keys=True).encode())
     return digest.hexdigest()
 
 
+def _suffix(upload: UploadedFile) -> str:
+    name = upload.name or ""
+    return "" if "\x00" in name else Path(name).suffix.lower()
+
+
 @jobs_router.post("", response={201: JobOut, **ERRORS}, url_name="jobs")
-def create_job(request, data: Form[JobCreateIn], deck: File[UploadedFile]):
-    """Upload a .pptx and start narrating it.
+def create_job(
+    request,
+    data: Form[JobCreateIn],
+    deck: File[UploadedFile],
+    notes: File[UploadedFile] = None,
+):
+    """Upload a deck (.pptx, .pdf or .odp) and start narrating it.
+
+    The deck's content decides its kind: a PDF named *.pptx is read as a PDF. `notes` is an
+    optional notes file read instead of the deck's own notes: a .txt file with one entry
+    per slide (a PDF's page), separated by lines holding only `---`, or a .json list of
+    strings or of `{"page": n, "notes": "..."}` objects.
 
     Send `Idempotency-Key: <your key>` to make retries safe: the same key with the same
     deck and options returns the job created first; with a different request it is a 409.
     """
-    if not (deck.name or "").lower().endswith(".pptx") or "\x00" in deck.name:
+    if _suffix(deck) not in DECK_SUFFIXES:
         raise RequestRefused(
-            422, "validation_error", "The deck must be a PowerPoint file named *.pptx.",
+            422, "validation_error",
+            "The deck must be a PowerPoint (*.pptx), PDF (*.pdf) or OpenDocument (*.odp) file.",
             [{"field": "deck", "message": f"got {deck.name!r}"}],
+        )  # fmt: skip
+    if notes is not None and _suffix(notes) not in NOTES_FILE_SUFFIXES:
+        raise RequestRefused(
+            422, "validation_error", "The notes file must be named *.txt or *.json.",
+            [{"field": "notes", "message": f"got {notes.name!r}"}],
         )  # fmt: skip
     persona = persona_get(persona_id=data.persona_id)
     if persona is None:
@@ -141,7 +181,7 @@ def create_job(request, data: Form[JobCreateIn], deck: File[UploadedFile]):
     job = services.job_create_once(
         owner=request.auth,
         idempotency_key=key,
-        request_hash=_request_hash(deck, data) if key else "",
+        request_hash=_request_hash(deck, data, notes) if key else "",
         deck=deck,
         title=deck.name,
         persona=persona,
@@ -150,6 +190,7 @@ def create_job(request, data: Form[JobCreateIn], deck: File[UploadedFile]):
         empty_slide_seconds=data.empty_slide_seconds,
         priority=Job.Priority[data.priority.upper()],
         callback_url=data.callback_url or "",
+        notes=notes,
     )
     return Status(201, selectors.job_api_payload(job=job))
 
@@ -234,7 +275,7 @@ def delete_job(request, job_id: UUID):
     response={200: bytes, 206: bytes, **ERRORS},
     url_name="job_artifact",
 )
-def job_artifact(request, job_id: UUID, kind: Literal["video", "srt", "vtt", "deck"]):
+def job_artifact(request, job_id: UUID, kind: Literal["video", "srt", "vtt", "chapters", "deck"]):
     """Download a file of the job. The video supports HTTP range requests (`Range: bytes=…`)."""
     job = _own_job(request, job_id)
     response = job_file_response(request, job, kind)

@@ -8,9 +8,19 @@ from django.conf import settings
 from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 
+# The kinds of deck, by the extension they are stored under (decided by their content).
+DECK_EXTENSIONS = ("pptx", "pdf", "odp")
+NOTES_EXTENSIONS = ("txt", "json")
+
 
 def deck_upload_path(job: Job, filename: str) -> str:
-    return f"jobs/{job.id}/deck.pptx"
+    extension = filename.rsplit(".", 1)[-1].lower()
+    return f"jobs/{job.id}/deck.{extension if extension in DECK_EXTENSIONS else 'pptx'}"
+
+
+def notes_upload_path(job: Job, filename: str) -> str:
+    extension = filename.rsplit(".", 1)[-1].lower()
+    return f"jobs/{job.id}/notes.{extension if extension in NOTES_EXTENSIONS else 'txt'}"
 
 
 class Job(models.Model):
@@ -42,6 +52,12 @@ class Job(models.Model):
     )
     title = models.CharField(max_length=255, help_text="The uploaded file's name.")
     deck = models.FileField(upload_to=deck_upload_path, max_length=255)
+    notes_sidecar = models.FileField(
+        upload_to=notes_upload_path,
+        max_length=255,
+        blank=True,
+        help_text="Speaker notes uploaded beside the deck (.txt or .json), one entry per slide.",
+    )
     persona = models.ForeignKey("jobs.Persona", on_delete=models.PROTECT, related_name="jobs")
     resolution = models.CharField(
         max_length=20, choices=Resolution.choices, default=Resolution.FULL_HD
@@ -76,6 +92,9 @@ class Job(models.Model):
     video = models.FileField(max_length=255, blank=True)
     captions_srt = models.FileField(max_length=255, blank=True)
     captions_vtt = models.FileField(max_length=255, blank=True)
+    chapters_vtt = models.FileField(
+        max_length=255, blank=True, help_text="A WebVTT chapters track: one cue per slide."
+    )
     created_at = models.DateTimeField(auto_now_add=True, db_index=True)
     started_at = models.DateTimeField(null=True, blank=True)
     finished_at = models.DateTimeField(null=True, blank=True)
@@ -84,6 +103,10 @@ class Job(models.Model):
     )
     callback_url = models.URLField(
         max_length=2000, blank=True, help_text="Receives a signed event when the job ends."
+    )
+    # A narration made as part of a batch (jobs.media.batches), which follows it.
+    batch = models.ForeignKey(
+        "jobs.MediaBatch", null=True, blank=True, on_delete=models.CASCADE, related_name="jobs"
     )
 
     class Meta:
@@ -116,6 +139,12 @@ class Slide(models.Model):
     job = models.ForeignKey(Job, on_delete=models.CASCADE, related_name="slides")
     index = models.PositiveIntegerField(help_text="Position in the video, from 1.")
     source_number = models.PositiveIntegerField(help_text="Slide number in the deck as authored.")
+    title = models.CharField(
+        max_length=100, blank=True, help_text="The slide's chapter title in the video."
+    )
+    start_seconds = models.FloatField(
+        null=True, blank=True, help_text="When the slide appears in the video."
+    )
     notes = models.TextField(blank=True)
     image = models.FileField(max_length=255, blank=True)
     audio = models.FileField(max_length=255, blank=True)

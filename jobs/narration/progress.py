@@ -36,6 +36,7 @@ class RenderedSlide:
     source_number: int
     notes: str
     image_name: str
+    title: str = ""
 
 
 def decompose_defer(job: Job) -> None:
@@ -94,6 +95,7 @@ def job_slides_create(
             source_number=slide.source_number,
             notes=slide.notes,
             image=slide.image_name,
+            title=slide.title,
         )
         for index, slide in enumerate(slides, start=1)
     )
@@ -185,10 +187,13 @@ def job_complete(
     vtt_name: str,
     duration_seconds: float,
     claim: int | None = None,
+    chapters_name: str = "",
+    slide_starts: Sequence[float] = (),
 ) -> bool:
     """Mark the job completed with its outputs; False when it was cancelled meanwhile.
 
     With a `claim`, only the assembly that holds the job's claim may complete it.
+    `slide_starts` says when each slide (by index) appears in the video.
     """
     with transaction.atomic():
         assembling = Job.objects.filter(id=job_id, status=Job.Status.ASSEMBLING_VIDEO)
@@ -200,17 +205,34 @@ def job_complete(
             video=video_name,
             captions_srt=srt_name,
             captions_vtt=vtt_name,
+            chapters_vtt=chapters_name,
             duration_seconds=duration_seconds,
             finished_at=timezone.now(),
             error="",
             error_code="",
         )
+        if completed and slide_starts:
+            _slide_starts_store(job_id, slide_starts)
         if completed:
             _job_event_enqueue(job_id=job_id, event_type="job.completed")
             if settings.SLIDECAST["AUTO_PREVIEW"]:
                 # The media domain makes the poster, animated preview and storyboard.
                 queueing.defer(queueing.NARRATION_PREVIEW, job_id=job_id)
+            batch_advance_defer(job_id=job_id)
     return completed == 1
+
+
+def batch_advance_defer(*, job_id: str) -> None:
+    """A narration of a batch ended: the batch (jobs.media) takes it from there."""
+    if Job.objects.filter(id=job_id, batch__isnull=False).exists():
+        queueing.defer(queueing.BATCH_ADVANCE, job_id=job_id)
+
+
+def _slide_starts_store(job_id: str, starts: Sequence[float]) -> None:
+    slides = list(Slide.objects.filter(job_id=job_id, index__lte=len(starts)))
+    for slide in slides:
+        slide.start_seconds = starts[slide.index - 1]
+    Slide.objects.bulk_update(slides, ["start_seconds"])
 
 
 def job_fail(
@@ -242,6 +264,7 @@ def job_fail(
         )
         if failed:
             _job_event_enqueue(job_id=job_id, event_type="job.failed")
+            batch_advance_defer(job_id=job_id)
     if failed:
         logger.warning("job %s failed (%s): %s", job_id, code, message)
     return failed == 1

@@ -10,7 +10,7 @@ from django.shortcuts import get_object_or_404
 from django.urls import reverse
 
 from jobs import queueing
-from jobs.narration.models import Job
+from jobs.narration.models import Job, Slide
 from jobs.speech import speech_engines
 from media_pipeline.errors import PipelineError
 
@@ -57,11 +57,31 @@ def job_get_for(*, user, job_id) -> Job:
     return get_object_or_404(job_list_for(user=user), id=job_id)
 
 
+def _title(slide: Slide) -> str:
+    # Slides of jobs made before titles were read are named by their position.
+    return slide.title or f"Slide {slide.index}"
+
+
+def job_chapters(*, job: Job, slides: list[Slide] | None = None) -> list[dict]:
+    """Return the video's chapters (one per slide: index, title, start_seconds), once made."""
+    if job.status != Job.Status.COMPLETED:
+        return []
+    slides = slides if slides is not None else list(job.slides.order_by("index"))
+    if not slides or any(slide.start_seconds is None for slide in slides):
+        return []
+    return [
+        {"index": slide.index, "title": _title(slide), "start_seconds": slide.start_seconds}
+        for slide in slides
+    ]
+
+
 def job_status_payload(*, job: Job) -> dict:
     """Return what the job page shows, as JSON-ready data."""
+    job_slides = list(job.slides.order_by("index"))
     slides = [
         {
             "index": slide.index,
+            "title": _title(slide),
             "status": slide.status,
             "status_display": slide.get_status_display(),
             "duration_seconds": slide.duration_seconds,
@@ -70,13 +90,12 @@ def job_status_payload(*, job: Job) -> dict:
             if slide.image
             else None,
         }
-        for slide in job.slides.order_by("index")
+        for slide in job_slides
     ]
     files = {}
     if job.status == Job.Status.COMPLETED:
-        files = {
-            kind: reverse("jobs:file", args=[job.id, kind]) for kind in ("video", "srt", "vtt")
-        }
+        kinds = ("video", "srt", "vtt", "chapters") if job.chapters_vtt else ("video", "srt", "vtt")
+        files = {kind: reverse("jobs:file", args=[job.id, kind]) for kind in kinds}
     return {
         "id": str(job.id),
         "title": job.title,
@@ -90,6 +109,7 @@ def job_status_payload(*, job: Job) -> dict:
         "slide_count": job.slide_count,
         "duration_seconds": job.duration_seconds,
         "slides": slides,
+        "chapters": job_chapters(job=job, slides=job_slides),
         "files": files,
     }
 
@@ -104,6 +124,7 @@ def job_api_payload(*, job: Job) -> dict:
             else None
         )
 
+    job_slides = list(job.slides.order_by("index"))
     return {
         "id": str(job.id),
         "title": job.title,
@@ -126,6 +147,7 @@ def job_api_payload(*, job: Job) -> dict:
         "slides": [
             {
                 "index": slide.index,
+                "title": _title(slide),
                 "status": slide.status,
                 "duration_seconds": slide.duration_seconds,
                 "error": slide.error or None,
@@ -135,12 +157,14 @@ def job_api_payload(*, job: Job) -> dict:
                 if slide.image
                 else None,
             }
-            for slide in job.slides.order_by("index")
+            for slide in job_slides
         ],
+        "chapters": job_chapters(job=job, slides=job_slides),
         "artifacts": {
             "video": artifact("video", job.video),
             "srt": artifact("srt", job.captions_srt),
             "vtt": artifact("vtt", job.captions_vtt),
+            "chapters": artifact("chapters", job.chapters_vtt),
             "deck": artifact("deck", job.deck),
         },
     }

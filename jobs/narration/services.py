@@ -6,6 +6,7 @@ The web form, the API, the CLI and the admin all call these, so they apply the s
 from __future__ import annotations
 
 import logging
+from pathlib import Path
 
 from django.core.exceptions import ValidationError
 from django.core.files import File
@@ -21,6 +22,9 @@ from jobs.narration.models import Job, Slide
 from jobs.personas.models import Persona
 from jobs.personas.selectors import persona_can_clone, persona_narration_refusal
 from jobs.storage import storage_delete_tree
+from media_pipeline.archive import size_text
+from media_pipeline.deck_kinds import SNIFF_BYTES, sniff_deck_kind
+from media_pipeline.notes_file import MAX_NOTES_FILE_BYTES, NOTES_FILE_SUFFIXES
 
 logger = logging.getLogger("slidecast.services")
 
@@ -36,8 +40,15 @@ def job_create(
     empty_slide_seconds: float = 3.0,
     priority: int = Job.Priority.NORMAL,
     callback_url: str = "",
+    notes: File | None = None,
+    batch=None,
 ) -> Job:
-    """Store the upload, create its job and queue its first step once the row is committed."""
+    """Store the upload, create its job and queue its first step once the row is committed.
+
+    The deck is stored as deck.pptx, deck.pdf or deck.odp by what its first bytes say it
+    is, whatever its name. `notes` is an optional notes file (.txt or .json) read instead of
+    the deck's own notes (see media_pipeline.notes_file).
+    """
     refusal = persona_narration_refusal(persona=persona, user=owner)
     if refusal:
         raise ValidationError({"persona": refusal})
@@ -60,14 +71,41 @@ def job_create(
         empty_slide_seconds=empty_slide_seconds,
         priority=priority,
         callback_url=callback_url,
+        batch=batch,
     )
-    job.full_clean(exclude=["deck"])
+    notes_extension = _notes_extension(notes) if notes is not None else ""
+    job.full_clean(exclude=["deck", "notes_sidecar"])
     with transaction.atomic():
-        job.deck.save("deck.pptx", deck, save=False)
+        job.deck.save(f"deck.{_deck_kind(deck)}", deck, save=False)
+        if notes is not None:
+            job.notes_sidecar.save(f"notes.{notes_extension}", notes, save=False)
         job.save()
         progress.decompose_defer(job)
     logger.info("job %s created for %s", job.id, owner)
     return job
+
+
+def _deck_kind(deck: File) -> str:
+    deck.seek(0)
+    head = deck.read(SNIFF_BYTES)
+    deck.seek(0)
+    return sniff_deck_kind(head)
+
+
+def _notes_extension(notes: File) -> str:
+    extension = Path(notes.name or "").suffix.lower()
+    if extension not in NOTES_FILE_SUFFIXES:
+        raise ValidationError({"notes": (
+            "The notes file must be a .txt file (entries separated by lines holding only "
+            '---) or a .json list; got '
+            f"{extension or 'a file without an extension'}."
+        )})  # fmt: skip
+    if notes.size is not None and notes.size > MAX_NOTES_FILE_BYTES:
+        raise ValidationError({"notes": (
+            f"The notes file is {size_text(notes.size, MAX_NOTES_FILE_BYTES)}; the limit is "
+            f"{size_text(MAX_NOTES_FILE_BYTES)}."
+        )})  # fmt: skip
+    return extension.lstrip(".")
 
 
 def job_create_once(*, owner, idempotency_key: str, request_hash: str, **job_fields) -> Job:
@@ -123,6 +161,7 @@ def job_cancel(*, job: Job) -> bool:
         if not cancelled:
             return False
     _cancel_queue_jobs(job)
+    progress.batch_advance_defer(job_id=str(job.id))
     logger.info("job %s cancelled", job.id)
     return True
 
@@ -186,7 +225,7 @@ def job_rerender(*, job: Job) -> None:
         job.status, job.progress, job.error, job.error_code = Job.Status.PENDING, 0, "", ""
         job.finished_at = job.duration_seconds = job.slide_count = job.assembly_claim = None
         job.warnings = []
-        job.video = job.captions_srt = job.captions_vtt = ""
+        job.video = job.captions_srt = job.captions_vtt = job.chapters_vtt = ""
         job.save()
         progress.decompose_defer(job)
     logger.info("job %s re-rendered from its deck", job.id)

@@ -27,15 +27,9 @@ from jobs.speech import speech_engines
 from jobs.storage import storage_fetch, storage_put, work_root
 from media_pipeline.archive import size_text
 from media_pipeline.captions import Cue, place_cues, to_srt, to_webvtt
-from media_pipeline.deck import validate_deck
-from media_pipeline.errors import (
-    InvalidDeckError,
-    PipelineError,
-    SlideCountMismatchError,
-    VoiceUnavailableError,
-)
-from media_pipeline.render import render_slides
-from media_pipeline.sanitize import sanitize_deck
+from media_pipeline.chapters import chapter_title, chapters_from, to_webvtt_chapters
+from media_pipeline.deck_kinds import check_deck, render_deck
+from media_pipeline.errors import InvalidDeckError, PipelineError, VoiceUnavailableError
 from media_pipeline.script import NarrationMarkupError, parse_script
 from media_pipeline.tools import StopCheck, never_stop
 from media_pipeline.tts import Narration, narrate, silent_narration
@@ -58,33 +52,30 @@ def decompose_job(*, job_id: str, check: StopCheck = never_stop) -> None:
     job = Job.objects.get(id=job_id)
     with _work_dir(job_id, "decompose") as tmp:
         work = Path(tmp)
-        deck = storage_fetch(job.deck.name, work / "upload.pptx")
-        slide_notes = validate_deck(deck, deck_limits()).slides
-        _check_markup(slide_notes)
-        # LibreOffice gets a copy that links to nothing, in a folder holding nothing else.
-        render_dir = work / "render"
-        render_dir.mkdir()
-        sanitized = sanitize_deck(deck, render_dir / "deck.pptx")
-        images = render_slides(
-            sanitized.path, render_dir / "slides", render_options(job), check=check
-        )
+        # The stored name says what the upload looked like; its content decides again here.
+        deck = storage_fetch(job.deck.name, work / "upload")
+        notes_file = None
+        if job.notes_sidecar:
+            extension = Path(job.notes_sidecar.name).suffix
+            notes_file = storage_fetch(job.notes_sidecar.name, work / f"notes{extension}")
+        checked = check_deck(deck, deck_limits(), notes_file=notes_file)
+        _check_markup(checked.slides)
+        deck_render = render_deck(deck, checked, work / "render", render_options(job), check=check)
         check_temp_usage(work, what="Rendering the slides")
-        if len(images) != len(slide_notes):
-            raise SlideCountMismatchError(
-                f"The deck shows {len(slide_notes)} slides but LibreOffice rendered "
-                f"{len(images)}. Open and save the deck again, then upload it once more."
-            )
         rendered = []
-        for index, (notes, image) in enumerate(zip(slide_notes, images, strict=True), 1):
+        for index, slide in enumerate(deck_render.slides, 1):
             check()
-            name = storage_put(f"{job.storage_prefix()}/slides/slide-{index:03d}.png", image)
+            name = storage_put(f"{job.storage_prefix()}/slides/slide-{index:03d}.png", slide.image)
             rendered.append(
                 progress.RenderedSlide(
-                    source_number=notes.number, notes=notes.notes, image_name=name
+                    source_number=slide.number,
+                    notes=slide.notes,
+                    image_name=name,
+                    title=chapter_title(slide.title, index),
                 )
             )
     progress.job_slides_create(
-        job_id=job_id, slides=rendered, warnings=_link_warnings(sanitized.removed_links)
+        job_id=job_id, slides=rendered, warnings=_link_warnings(deck_render.removed_links)
     )
 
 
@@ -228,9 +219,12 @@ def assemble_job_video(*, job_id: str, claim: int, check: StopCheck = never_stop
                     audio=storage_fetch(slide.audio.name, work / "in" / f"{slide.index:03d}.wav"),
                 )
             )
+        # Jobs from before titles were read have none: their slides are named by position.
+        titles = [slide.title or chapter_title("", slide.index) for slide in slides]
         video = assemble_video(
-            clips, work / "video.mp4", work / "encode", video_options(job), check=check
-        )
+            clips, work / "video.mp4", work / "encode", video_options(job), check=check,
+            chapter_titles=titles,
+        )  # fmt: skip
         check_temp_usage(work, what="Assembling the video")
         cues = place_cues(
             ([Cue.from_dict(cue) for cue in slide.cues] for slide in slides), video.slide_starts
@@ -239,17 +233,21 @@ def assemble_job_video(*, job_id: str, claim: int, check: StopCheck = never_stop
         (work / "captions.vtt").write_text(
             to_webvtt(cues, language=job.persona.language), encoding="utf-8"
         )
+        chapters = chapters_from(titles, video.slide_starts, video.duration)
+        (work / "chapters.vtt").write_text(to_webvtt_chapters(chapters), encoding="utf-8")
         names = {}
         for key, local, stored in (
             ("video_name", video.path, "video.mp4"),
             ("srt_name", work / "captions.srt", "captions.srt"),
             ("vtt_name", work / "captions.vtt", "captions.vtt"),
+            ("chapters_name", work / "chapters.vtt", "chapters.vtt"),
         ):
             check()  # a cancelled assembly must not overwrite what a newer one stored
             names[key] = storage_put(f"{prefix}/{stored}", local)
     completed = progress.job_complete(
-        job_id=job_id, duration_seconds=float(video.duration), claim=claim, **names
-    )
+        job_id=job_id, duration_seconds=float(video.duration), claim=claim,
+        slide_starts=video.slide_starts, **names,
+    )  # fmt: skip
     if not completed and _outputs_unclaimed(job_id, claim, names["video_name"]):
         for name in names.values():
             default_storage.delete(name)

@@ -63,7 +63,13 @@ def cleanup_run() -> CleanupReport:
     for job in expired:
         report.job_files += storage_delete_tree(job.storage_prefix())
         Job.objects.filter(id=job.id).update(
-            files_deleted_at=now, deck="", video="", captions_srt="", captions_vtt=""
+            files_deleted_at=now,
+            deck="",
+            video="",
+            captions_srt="",
+            captions_vtt="",
+            chapters_vtt="",
+            notes_sidecar="",
         )
         job.slides.update(image="", audio="")
         report.jobs_expired.append(str(job.id))

@@ -229,9 +229,7 @@ def worker_overview() -> list[WorkerOverview]:
         # psycopg decodes json columns itself; some drivers hand over the text.
         queues = json.loads(queues) if isinstance(queues, str) else queues
         running = json.loads(running) if isinstance(running, str) else running
-        result.append(
-            WorkerOverview(*row[:4], queues, row[5], row[6], running, gpu_names=row[7])
-        )
+        result.append(WorkerOverview(*row[:4], queues, row[5], row[6], running, gpu_names=row[7]))
     return result
 
 

@@ -32,6 +32,8 @@ JOB_FILES = {
     "video": JobFile("video", "video/mp4", "mp4", inline=True),
     "srt": JobFile("captions_srt", "application/x-subrip; charset=utf-8", "srt", inline=False),
     "vtt": JobFile("captions_vtt", "text/vtt; charset=utf-8", "vtt", inline=True),
+    # The extension is part of the download's name: talk.chapters.vtt beside talk.vtt.
+    "chapters": JobFile("chapters_vtt", "text/vtt; charset=utf-8", "chapters.vtt", inline=True),
     "deck": JobFile(
         "deck",
         "application/vnd.openxmlformats-officedocument.presentationml.presentation",
@@ -47,11 +49,22 @@ def job_file_response(request: HttpRequest, job, kind: str) -> HttpResponse | No
     stored = getattr(job, spec.field)
     if not stored:
         return None
-    download_name = f"{slugify(job.title.rsplit('.', 1)[0]) or 'slidecast'}.{spec.extension}"
+    extension, content_type = spec.extension, spec.content_type
+    if kind == "deck":
+        # A deck is stored as deck.pptx, deck.pdf or deck.odp by what its content is.
+        extension = stored.name.rsplit(".", 1)[-1].lower()
+        content_type = _DECK_TYPES.get(extension, spec.content_type)
+    download_name = f"{slugify(job.title.rsplit('.', 1)[0]) or 'slidecast'}.{extension}"
     return stored_file_response(
-        request, stored.name, content_type=spec.content_type, download_name=download_name,
+        request, stored.name, content_type=content_type, download_name=download_name,
         inline=spec.inline,
     )  # fmt: skip
+
+
+_DECK_TYPES = {
+    "pdf": "application/pdf",
+    "odp": "application/vnd.oasis.opendocument.presentation",
+}
 
 
 # What outputs of media jobs are, by their file name's extension.

@@ -8,17 +8,28 @@ from django.conf import settings
 from jobs.narration.models import Job
 from jobs.personas.selectors import persona_choices
 from media_pipeline.archive import size_text
+from media_pipeline.deck_kinds import DECK_SUFFIXES
+from media_pipeline.notes_file import MAX_NOTES_FILE_BYTES, NOTES_FILE_SUFFIXES
+
+DECK_ACCEPT = ",".join(
+    [
+        ".pptx", ".pdf", ".odp",
+        "application/vnd.openxmlformats-officedocument.presentationml.presentation",
+        "application/pdf", "application/vnd.oasis.opendocument.presentation",
+    ]
+)  # fmt: skip
 
 
 class JobCreateForm(forms.Form):
     deck = forms.FileField(
-        label="PowerPoint deck (.pptx)",
-        widget=forms.ClearableFileInput(
-            attrs={
-                "accept": ".pptx,application/vnd.openxmlformats-officedocument"
-                ".presentationml.presentation"
-            }
-        ),
+        label="Deck (PowerPoint .pptx, PDF or OpenDocument .odp)",
+        widget=forms.ClearableFileInput(attrs={"accept": DECK_ACCEPT}),
+    )
+    notes = forms.FileField(
+        label="Speaker notes file (optional: .txt or .json, one entry per slide or page)",
+        required=False,
+        help_text="In a .txt file, separate the entries with lines holding only ---.",
+        widget=forms.ClearableFileInput(attrs={"accept": ".txt,.json,text/plain,application/json"}),
     )
     persona = forms.ModelChoiceField(queryset=persona_choices(), empty_label=None, label="Voice")
     resolution = forms.ChoiceField(choices=Job.Resolution.choices, initial=Job.Resolution.FULL_HD)
@@ -48,10 +59,10 @@ class JobCreateForm(forms.Form):
 
     def clean_deck(self):
         deck = self.cleaned_data["deck"]
-        if Path(deck.name).suffix.lower() != ".pptx":
+        if Path(deck.name).suffix.lower() not in DECK_SUFFIXES:
             raise forms.ValidationError(
-                "Upload a PowerPoint deck saved as .pptx (File ▸ Save As ▸ PowerPoint "
-                "Presentation)."
+                "Upload a PowerPoint deck (.pptx), a PDF or an OpenDocument presentation "
+                "(.odp). Older .ppt files: File ▸ Save As ▸ PowerPoint Presentation."
             )
         limit = settings.SLIDECAST["MAX_UPLOAD_BYTES"]
         if deck.size > limit:
@@ -59,6 +70,22 @@ class JobCreateForm(forms.Form):
                 f"The file is {size_text(deck.size, limit)}; the limit is {size_text(limit)}."
             )
         return deck
+
+    def clean_notes(self):
+        notes = self.cleaned_data.get("notes")
+        if not notes:
+            return None
+        if Path(notes.name).suffix.lower() not in NOTES_FILE_SUFFIXES:
+            raise forms.ValidationError(
+                "The notes file must be a .txt file (entries separated by lines holding only "
+                "---) or a .json list."
+            )
+        if notes.size > MAX_NOTES_FILE_BYTES:
+            raise forms.ValidationError(
+                f"The notes file is {size_text(notes.size, MAX_NOTES_FILE_BYTES)}; the limit "
+                f"is {size_text(MAX_NOTES_FILE_BYTES)}."
+            )
+        return notes
 
 
 def oversized_upload_message(request) -> str | None:

@@ -36,6 +36,7 @@ def job_list(request: HttpRequest) -> HttpResponse:
                 padding_seconds=data["padding_seconds"],
                 empty_slide_seconds=data["empty_slide_seconds"],
                 priority=data["priority"],
+                notes=data.get("notes"),
             )
         except ValidationError as exc:
             form.add_error(None, exc)

@@ -1,7 +1,11 @@
-"""`manage.py narrate deck.pptx -o video.mp4`: one deck through the queue, with a progress bar."""
+"""`manage.py narrate deck.pptx -o video.mp4`: one deck through the queue, with a progress bar.
+
+The deck may be a .pptx, a PDF or an .odp; `--notes FILE` gives notes from a file instead.
+"""
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import shutil
 import sys
@@ -20,15 +24,25 @@ from jobs.personas.models import Persona
 from jobs.personas.selectors import persona_choices
 from jobs.speech import speech_engines
 from jobs.worker.inprocess import in_process_worker, live_worker_count
+from media_pipeline.deck_kinds import DECK_SUFFIXES
 
 CLI_USERNAME = "cli"
 
 
 class Command(BaseCommand):
-    help = "Turn a .pptx deck into a narrated MP4 with SRT and WebVTT captions."
+    help = (
+        "Turn a deck (.pptx, .pdf or .odp) into a narrated MP4 with SRT and WebVTT captions "
+        "and a WebVTT chapters track."
+    )
 
     def add_arguments(self, parser: CommandParser) -> None:
-        parser.add_argument("deck", type=Path, help="the .pptx file")
+        parser.add_argument("deck", type=Path, help="the .pptx, .pdf or .odp file")
+        parser.add_argument(
+            "--notes",
+            type=Path,
+            help="speaker notes from a file instead of the deck: .txt (entries separated by "
+            "lines holding only ---) or .json (a list of strings or of {page, notes} objects)",
+        )
         parser.add_argument(
             "-o", "--output", type=Path, help="where to write the MP4 (default: DECK.mp4)"
         )
@@ -68,10 +82,19 @@ class Command(BaseCommand):
         deck: Path = options["deck"]
         if not deck.is_file():
             raise CommandError(f"{deck} does not exist or is not a file.")
+        if deck.suffix.lower() not in DECK_SUFFIXES:
+            raise CommandError(f"{deck} is not a .pptx, .pdf or .odp file.")
+        notes: Path | None = options["notes"]
+        if notes is not None and not notes.is_file():
+            raise CommandError(f"{notes} does not exist or is not a file.")
         output: Path = (options["output"] or deck.with_suffix(".mp4")).resolve()
         persona = self._persona(options["persona"])
         owner = self._owner(options["user"])
-        with deck.open("rb") as handle:
+        with contextlib.ExitStack() as files:
+            handle = files.enter_context(deck.open("rb"))
+            notes_file = None
+            if notes is not None:
+                notes_file = File(files.enter_context(notes.open("rb")), name=notes.name)
             try:
                 job = services.job_create(
                     owner=owner,
@@ -82,6 +105,7 @@ class Command(BaseCommand):
                     padding_seconds=options["padding"],
                     empty_slide_seconds=options["empty_slide_seconds"],
                     priority=Job.Priority[options["priority"].upper()],
+                    notes=notes_file,
                 )
             except ValidationError as exc:
                 problems = "; ".join(
@@ -109,6 +133,8 @@ class Command(BaseCommand):
         self.stdout.write(f"Video:    {paths[0]}")
         self.stdout.write(f"Captions: {paths[1]}")
         self.stdout.write(f"          {paths[2]}")
+        if len(paths) > 3:
+            self.stdout.write(f"Chapters: {paths[3]}")
         self.stdout.write(
             f"{job.slide_count} slides, {job.duration_seconds:.1f} s of video, "
             f"made in {(job.finished_at - job.created_at).total_seconds():.1f} s."
@@ -166,9 +192,11 @@ class Command(BaseCommand):
     def _copy_outputs(self, job: Job, output: Path) -> list[Path]:
         output.parent.mkdir(parents=True, exist_ok=True)
         targets = [output, output.with_suffix(".srt"), output.with_suffix(".vtt")]
-        for stored, target in zip(
-            (job.video, job.captions_srt, job.captions_vtt), targets, strict=True
-        ):
+        stored_files = [job.video, job.captions_srt, job.captions_vtt]
+        if job.chapters_vtt:
+            targets.append(output.with_suffix(".chapters.vtt"))
+            stored_files.append(job.chapters_vtt)
+        for stored, target in zip(stored_files, targets, strict=True):
             with default_storage.open(stored.name, "rb") as source, target.open("wb") as out:
                 shutil.copyfileobj(source, out)
         return targets

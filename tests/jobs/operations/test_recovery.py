@@ -50,7 +50,7 @@ def test_job_of_a_worker_killed_mid_slide_is_rescued_and_completed_once(
     assert sorted(job.slides.values_list("index", flat=True)) == [1, 2, 3]
     assert set(job.slides.values_list("status", flat=True)) == {Slide.Status.NARRATED}
     outputs = sorted(p.name for p in (media_root / job.storage_prefix() / "output").iterdir())
-    assert outputs == ["captions.srt", "captions.vtt", "video.mp4"]
+    assert outputs == ["captions.srt", "captions.vtt", "chapters.vtt", "video.mp4"]
     assemblies = ProcrastinateJob.objects.filter(
         args__job_id=str(job.id), task_name="slidecast.assemble"
     )

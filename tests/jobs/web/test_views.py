@@ -36,10 +36,12 @@ def test_admin_needs_staff(client, user):
 
 def test_upload_form_refuses_other_extensions(client, user, persona):
     client.force_login(user)
-    upload = ContentFile(b"%PDF-1.7", name="slides.pdf")
+    upload = ContentFile(b"PK\x03\x04keynote", name="talk.key")
     response = post_upload(client, persona, upload)
     assert response.status_code == 400
-    assert "Upload a PowerPoint deck saved as .pptx" in response.content.decode()
+    assert "Upload a PowerPoint deck (.pptx), a PDF or an OpenDocument presentation" in (
+        response.content.decode()
+    )
     assert not Job.objects.exists()
 
 
