@@ -11,6 +11,7 @@ import stat
 import struct
 import zipfile
 import zlib
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 
@@ -46,18 +47,43 @@ class ArchiveLimits:
 
 def check_archive(path: Path, limits: ArchiveLimits) -> list[zipfile.ZipInfo]:
     """Return the deck's ZIP entries once the file is known to be a sound .pptx container."""
+    return zip_container_entries(
+        path, limits, what="deck",
+        not_zip=lambda head: _not_a_deck_message(path, head),
+        check_names=lambda names: _check_kind(path, names),
+    )  # fmt: skip
+
+
+def check_upload_size(path: Path, max_bytes: int) -> int:
+    """Return the file's size once it is neither empty nor over the limit."""
     size = path.stat().st_size
     if size == 0:
         raise InvalidDeckError("The file is empty.")
-    if size > limits.max_file_bytes:
+    if size > max_bytes:
         raise InvalidDeckError(
-            f"The file is {size_text(size, limits.max_file_bytes)}; "
-            f"the limit is {size_text(limits.max_file_bytes)}."
+            f"The file is {size_text(size, max_bytes)}; the limit is {size_text(max_bytes)}."
         )
+    return size
+
+
+def zip_container_entries(
+    path: Path,
+    limits: ArchiveLimits,
+    *,
+    what: str,
+    not_zip: Callable[[bytes], str],
+    check_names: Callable[[set[str]], None] | None = None,
+) -> list[zipfile.ZipInfo]:
+    """Return a ZIP container's entries (a .pptx, an .odp) once every limit is checked.
+
+    The declared sizes are read before the archive is opened, so a bomb is refused without
+    being inflated; `check_names` checks the kind of document before its contents are read.
+    """
+    size = check_upload_size(path, limits.max_file_bytes)
     with path.open("rb") as handle:
         head = handle.read(8)
     if not head.startswith(_ZIP_STARTS):
-        raise InvalidDeckError(_not_a_deck_message(path, head))
+        raise InvalidDeckError(not_zip(head))
     _check_declared_entries(path, limits)
     try:
         with zipfile.ZipFile(path) as archive:
@@ -67,11 +93,12 @@ def check_archive(path: Path, limits: ArchiveLimits) -> list[zipfile.ZipInfo]:
         NotImplementedError,
     ) as exc:  # fmt: skip
         raise InvalidDeckError(
-            "The file is a damaged ZIP archive and cannot be read as a deck: its table of "
-            "contents is missing or corrupt. Save the deck again and upload the new file."
+            f"The file is a damaged ZIP archive and cannot be read as a {what}: its table of "
+            f"contents is missing or corrupt. Save the {what} again and upload the new file."
         ) from exc
     _check_entries(members, limits)
-    _check_kind(path, {member.filename for member in members})
+    if check_names is not None:
+        check_names({member.filename for member in members})
     _check_expansion(members, limits, size)
     _check_contents(path, members)
     return members

@@ -18,11 +18,8 @@ from lxml import etree
 
 from media_pipeline.archive import (
     ArchiveLimits,
-    _check_contents,
     _check_declared_entries,
-    _check_entries,
-    _check_expansion,
-    size_text,
+    zip_container_entries,
 )
 from media_pipeline.deck import DeckLimits, DeckSummary, SlideNotes, check_notes
 from media_pipeline.errors import InvalidDeckError
@@ -43,7 +40,6 @@ _OTHER_KINDS = {
     "spreadsheet": "an OpenDocument spreadsheet (.ods)",
     "graphics": "an OpenDocument drawing (.odg)",
 }
-_ZIP_STARTS = (b"PK\x03\x04", b"PK\x05\x06")
 _CLASS = f"{{{ODF['presentation']}}}class"
 _NOTES = f"{{{ODF['presentation']}}}notes"
 _PARAGRAPH = f"{{{ODF['text']}}}p"
@@ -62,35 +58,12 @@ def check_zip_container(path: Path, limits: ArchiveLimits) -> list[zipfile.ZipIn
     The same checks a .pptx gets (media_pipeline.archive), without asking for PowerPoint's
     parts.
     """
-    size = path.stat().st_size
-    if size == 0:
-        raise InvalidDeckError("The file is empty.")
-    if size > limits.max_file_bytes:
-        raise InvalidDeckError(
-            f"The file is {size_text(size, limits.max_file_bytes)}; "
-            f"the limit is {size_text(limits.max_file_bytes)}."
-        )
-    with path.open("rb") as handle:
-        if not handle.read(4).startswith(_ZIP_STARTS):
-            raise InvalidDeckError(
-                "The file is not an OpenDocument presentation (.odp): it is not a ZIP archive."
-            )
-    _check_declared_entries(path, limits)
-    try:
-        with zipfile.ZipFile(path) as archive:
-            members = archive.infolist()
-    except (
-        zipfile.BadZipFile, zipfile.LargeZipFile, EOFError, OSError, ValueError,
-        NotImplementedError,
-    ) as exc:  # fmt: skip
-        raise InvalidDeckError(
-            "The file is a damaged ZIP archive and cannot be read as a presentation: its "
-            "table of contents is missing or corrupt. Save it again and upload the new file."
-        ) from exc
-    _check_entries(members, limits)
-    _check_expansion(members, limits, size)
-    _check_contents(path, members)
-    return members
+    return zip_container_entries(
+        path, limits, what="presentation",
+        not_zip=lambda head: (
+            "The file is not an OpenDocument presentation (.odp): it is not a ZIP archive."
+        ),
+    )  # fmt: skip
 
 
 def looks_like_opendocument(path: Path, limits: ArchiveLimits) -> bool:

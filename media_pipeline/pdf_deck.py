@@ -15,7 +15,7 @@ from pathlib import Path
 from pypdf import PdfReader
 from pypdf.errors import PyPdfError
 
-from media_pipeline.archive import size_text
+from media_pipeline.archive import check_upload_size
 from media_pipeline.deck import DeckLimits, DeckSummary, SlideNotes
 from media_pipeline.errors import InvalidDeckError
 
@@ -32,14 +32,7 @@ MAX_PAGE_ASPECT = 10
 
 def validate_pdf(path: Path, limits: DeckLimits) -> DeckSummary:
     """Return the PDF's pages as slides without notes after checking every limit."""
-    size = path.stat().st_size
-    if size == 0:
-        raise InvalidDeckError("The file is empty.")
-    if size > limits.max_file_bytes:
-        raise InvalidDeckError(
-            f"The file is {size_text(size, limits.max_file_bytes)}; "
-            f"the limit is {size_text(limits.max_file_bytes)}."
-        )
+    size = check_upload_size(path, limits.max_file_bytes)
     with path.open("rb") as handle:
         head = handle.read(len(PDF_MAGIC))
         handle.seek(max(0, size - _EOF_SEARCH_BYTES))

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from django.contrib import messages
+from django.core.exceptions import ValidationError
 from django.db.models import QuerySet
 from django.template.response import TemplateResponse
 
@@ -34,3 +35,22 @@ def confirmed_action(
         "changelist_url": request.get_full_path(),
     }
     return TemplateResponse(request, "admin/oversight/confirm_action.html", context)
+
+
+def each_with_service(
+    modeladmin, request, queryset: QuerySet, service: Callable, *, keyword: str, verb: str,
+    noun: str,
+) -> str:  # fmt: skip
+    """Call a service for each selected row; say how many it did and why it refused others."""
+    done, refused = 0, []
+    selected = list(queryset)
+    for row in selected:
+        try:
+            result = service(**{keyword: row})
+        except ValidationError as exc:
+            refused.append(f"{row.title}: {' '.join(exc.messages)}")
+            continue
+        done += 1 if result is not False else 0
+    for reason in refused[:10]:
+        modeladmin.message_user(request, reason, messages.WARNING)
+    return f"{verb} {done} of {len(selected)} {noun}."

@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-from django.contrib import admin, messages
-from django.core.exceptions import ValidationError
+from django.contrib import admin
 from django.urls import reverse
 from django.utils.html import format_html
 
-from jobs.admin.actions import confirmed_action
+from jobs.admin.actions import confirmed_action, each_with_service
 from jobs.media import services
 from jobs.media.batches import batch_cancel, batch_progress
 from jobs.media.models import MediaArtifact, MediaBatch, MediaJob
@@ -54,18 +53,9 @@ class MediaJobAdmin(admin.ModelAdmin):
         return False
 
     def _each(self, request, queryset, service, verb: str) -> str:
-        done, refused = 0, []
-        selected = list(queryset)
-        for job in selected:
-            try:
-                result = service(media_job=job)
-            except ValidationError as exc:
-                refused.append(f"{job.title}: {' '.join(exc.messages)}")
-                continue
-            done += 1 if result is not False else 0
-        for reason in refused[:10]:
-            self.message_user(request, reason, messages.WARNING)
-        return f"{verb} {done} of {len(selected)} media jobs."
+        return each_with_service(
+            self, request, queryset, service, keyword="media_job", verb=verb, noun="media jobs"
+        )
 
     @admin.action(description="Retry (runs again from the input)")
     def retry_media_jobs(self, request, queryset):

@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-from django.contrib import admin, messages
-from django.core.exceptions import ValidationError
+from django.contrib import admin
 
-from jobs.admin.actions import confirmed_action
+from jobs.admin.actions import confirmed_action, each_with_service
 from jobs.narration import services
 from jobs.narration.models import Job, Slide
 
@@ -43,18 +42,9 @@ class JobAdmin(admin.ModelAdmin):
         return False
 
     def _each(self, request, queryset, service, verb: str) -> str:
-        done, refused = 0, []
-        selected = list(queryset)
-        for job in selected:
-            try:
-                result = service(job=job)
-            except ValidationError as exc:
-                refused.append(f"{job.title}: {' '.join(exc.messages)}")
-                continue
-            done += 1 if result is not False else 0
-        for reason in refused[:10]:
-            self.message_user(request, reason, messages.WARNING)
-        return f"{verb} {done} of {len(selected)} jobs."
+        return each_with_service(
+            self, request, queryset, service, keyword="job", verb=verb, noun="jobs"
+        )
 
     @admin.action(description="Retry from the failed step (keeps finished slides)")
     def retry_jobs(self, request, queryset):
