@@ -28,7 +28,26 @@ def _stem(name: str) -> str:
 def _preset_label(preset: dict) -> str:
     parts = [preset.get("codec", "h264"), preset.get("resolution") or "source",
              (preset.get("aspect") or "source").replace(":", "x")]  # fmt: skip
+    # What else tells two presets apart, so that no video overwrites another in the ZIP.
+    if preset.get("quality", "balanced") != "balanced":
+        parts.append(preset["quality"])
+    if preset.get("background", "blur") != "blur":
+        parts.append(preset["background"].lstrip("#"))
+    if preset.get("frame_rate"):
+        parts.append(f"{preset['frame_rate']}fps")
+    if preset.get("burn_captions"):
+        parts.append("captions")
     return "-".join(parts)
+
+
+def _unique(name: str, taken: set[str]) -> str:
+    stem, dot, extension = name.rpartition(".")
+    candidate, number = name, 2
+    while candidate in taken:
+        candidate = f"{stem}-{number}{dot}{extension}"
+        number += 1
+    taken.add(candidate)
+    return candidate
 
 
 def batch_archive_build(*, batch_id: str) -> None:
@@ -37,6 +56,7 @@ def batch_archive_build(*, batch_id: str) -> None:
     if batch.archive:
         return
     entries: list[tuple[str, str]] = []  # (stored file, name in the ZIP)
+    taken: set[str] = set()
     manifest = []
     for job in Job.objects.filter(batch=batch).select_related("persona").order_by("created_at"):
         folder = f"{_stem(job.title)}/{_stem(job.persona.name)}"
@@ -55,9 +75,9 @@ def batch_archive_build(*, batch_id: str) -> None:
                              "status": media.status, "error": media.error or None})  # fmt: skip
             video = media.artifacts.filter(kind="video").first()
             if media.status == MediaJob.Status.COMPLETED and video is not None:
-                entries.append(
-                    (video.file.name, f"{folder}/{label}.{video.name.rsplit('.', 1)[-1]}")
-                )
+                extension = video.name.rsplit(".", 1)[-1]
+                zip_name = _unique(f"{folder}/{label}.{extension}", taken)
+                entries.append((video.file.name, zip_name))
     with tempfile.TemporaryDirectory(prefix=f"slidecast-batch-{batch_id}-", dir=work_root()) as tmp:
         path = Path(tmp) / "outputs.zip"
         with zipfile.ZipFile(path, "w", allowZip64=True) as archive:

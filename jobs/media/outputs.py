@@ -149,7 +149,7 @@ def preview_output(ctx: Context) -> Made:
     board = storyboard(
         ctx.source, board_dir, duration=duration, width=video.width, height=video.height,
         interval=options.get("storyboard_interval"), tile_width=options.get("tile_width", 160),
-        ffmpeg=ffmpeg, check=ctx.check,
+        ffmpeg=ffmpeg, check=ctx.check, timeout=_timeout(),
     )  # fmt: skip
     vtt = board_dir / "thumbnails.vtt"
     vtt.write_text(board.vtt, encoding="utf-8")

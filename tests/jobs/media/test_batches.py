@@ -82,7 +82,7 @@ def test_one_deck_in_two_presets_makes_three_videos_in_one_zip(
     names = set(archive.namelist())
     folder = f"Plan/{persona.name}"
     assert {f"{folder}/video.mp4", f"{folder}/captions.srt", f"{folder}/captions.vtt",
-            f"{folder}/h264-720p-9x16.mp4", f"{folder}/vp9-720p-1x1.webm",
+            f"{folder}/h264-720p-9x16.mp4", f"{folder}/vp9-720p-1x1-202020.webm",
             "manifest.json"} <= names  # fmt: skip
     vertical = tmp_path / "vertical.mp4"
     vertical.write_bytes(archive.read(f"{folder}/h264-720p-9x16.mp4"))
@@ -130,3 +130,15 @@ def test_cancelling_a_batch_cancels_its_children_and_still_gives_a_zip(
     assert client.get(body["archive_url"], **auth(mallory)).status_code == 404
     assert MediaBatch.objects.get(id=created["id"]).archive
     assert default_storage.exists(MediaBatch.objects.get(id=created["id"]).archive.name)
+
+
+def test_presets_that_differ_only_in_quality_or_captions_get_their_own_zip_names():
+    from jobs.media.batch_archive import _preset_label, _unique
+
+    labels = {_preset_label(p) for p in (
+        VERTICAL, {**VERTICAL, "quality": "small"}, {**VERTICAL, "burn_captions": True},
+        {**VERTICAL, "frame_rate": 30}, {**VERTICAL, "background": "#202020"},
+    )}  # fmt: skip
+    assert len(labels) == 5
+    taken: set[str] = set()
+    assert [_unique("a/x.mp4", taken) for _ in range(3)] == ["a/x.mp4", "a/x-2.mp4", "a/x-3.mp4"]
