@@ -101,8 +101,10 @@ def test_cancel_mid_assembly_kills_ffmpeg_within_seconds(
     job = submit_deck(deck, user, persona, resolution=Job.Resolution.UHD)
     # The worker also runs ffmpeg at start, to list its encoders: wait for the assembly's.
     _wait_until(
-        lambda: Job.objects.get(id=job.id).status == Job.Status.ASSEMBLING_VIDEO
-        and _running_ffmpeg(worker),
+        lambda: (
+            Job.objects.get(id=job.id).status == Job.Status.ASSEMBLING_VIDEO
+            and _running_ffmpeg(worker)
+        ),
         timeout=120,
         what="ffmpeg to start assembling",
     )
