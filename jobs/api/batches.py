@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
 import json
 from datetime import datetime
 from typing import Any, Literal
@@ -13,7 +12,7 @@ from ninja import Field, File, Form, Router, Schema, Status
 from ninja.files import UploadedFile
 
 from jobs.api.errors import ERRORS
-from jobs.api.fields import Text
+from jobs.api.fields import Text, request_fingerprint
 from jobs.errors import RequestRefused
 from jobs.media import batches
 from jobs.media.models import MediaBatch
@@ -107,17 +106,6 @@ def payload(batch: MediaBatch) -> dict:
     }
 
 
-def _request_hash(decks: list[UploadedFile], data: BatchCreateIn) -> str:
-    digest = hashlib.sha256()
-    for deck in decks:
-        for chunk in deck.chunks():
-            digest.update(chunk)
-        deck.seek(0)
-        digest.update(b"\x00")
-    digest.update(json.dumps(data.model_dump(mode="json"), sort_keys=True).encode())
-    return digest.hexdigest()
-
-
 @batches_router.post("", response={201: BatchOut, 200: BatchOut, **ERRORS}, url_name="batches")
 def create_batch(request, data: Form[BatchCreateIn], decks: File[list[UploadedFile]]):
     """Narrate each deck with each persona, then transcode each narration to each preset.
@@ -138,7 +126,7 @@ def create_batch(request, data: Form[BatchCreateIn], decks: File[list[UploadedFi
     if not all(isinstance(preset, dict) for preset in presets):
         raise RequestRefused(422, "validation_error", "Each preset must be a JSON object.")
     key = request.headers.get("Idempotency-Key", "").strip()[:255]
-    request_hash = _request_hash(decks, data) if key else ""
+    request_hash = request_fingerprint(decks, data) if key else ""
     earlier = MediaBatch.objects.filter(owner=request.auth, idempotency_key=key).first()
     if key and earlier is not None:
         if earlier.request_hash != request_hash:

@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import hashlib
+import json
+from collections.abc import Iterable
 from datetime import UTC, datetime
 from typing import Annotated
 
-from pydantic import AfterValidator
+from ninja.files import UploadedFile
+from pydantic import AfterValidator, BaseModel
 
 
 def storable_text(value: str) -> str:
@@ -33,3 +37,18 @@ def utc_moment(value: datetime) -> datetime:
 
 
 Moment = Annotated[datetime, AfterValidator(utc_moment)]
+
+
+def request_fingerprint(uploads: Iterable[UploadedFile | None], fields: BaseModel) -> str:
+    """SHA-256 of the uploaded files and the other fields: what an Idempotency-Key binds to."""
+    digest = hashlib.sha256()
+    for upload in uploads:
+        if upload is None:
+            digest.update(b"no file")
+            continue
+        for chunk in upload.chunks():
+            digest.update(chunk)
+        upload.seek(0)
+        digest.update(b"\x00")
+    digest.update(json.dumps(fields.model_dump(mode="json"), sort_keys=True).encode())
+    return digest.hexdigest()

@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import base64
 import binascii
-import hashlib
-import json
 from datetime import datetime
 from pathlib import Path
 from typing import Literal
@@ -16,7 +14,7 @@ from ninja import Field, File, Form, Query, Router, Schema, Status
 from ninja.files import UploadedFile
 
 from jobs.api.errors import ERRORS
-from jobs.api.fields import Moment, Text, utc_moment
+from jobs.api.fields import Moment, Text, request_fingerprint, utc_moment
 from jobs.errors import RequestRefused
 from jobs.narration import selectors, services
 from jobs.narration.models import Job
@@ -125,19 +123,6 @@ def _own_job(request, job_id: UUID) -> Job:
     return job
 
 
-def _request_hash(deck: UploadedFile, fields: JobCreateIn, notes: UploadedFile | None) -> str:
-    digest = hashlib.sha256()
-    for upload in (deck, notes):
-        if upload is None:
-            digest.update(b"no notes file")
-            continue
-        for chunk in upload.chunks():
-            digest.update(chunk)
-        upload.seek(0)
-    digest.update(json.dumps(fields.model_dump(mode="json"), sort_keys=True).encode())
-    return digest.hexdigest()
-
-
 def _suffix(upload: UploadedFile) -> str:
     name = upload.name or ""
     return "" if "\x00" in name else Path(name).suffix.lower()
@@ -181,7 +166,7 @@ def create_job(
     job = services.job_create_once(
         owner=request.auth,
         idempotency_key=key,
-        request_hash=_request_hash(deck, data, notes) if key else "",
+        request_hash=request_fingerprint([deck, notes], data) if key else "",
         deck=deck,
         title=deck.name,
         persona=persona,

@@ -24,17 +24,17 @@ class QueueChoice:
     reason: str
 
 
-def served_queues(*, within_seconds: float | None = None) -> set[str]:
-    """Queues a worker with a recent heartbeat takes jobs from ("*": a worker takes every queue).
+def _live_hosts(within_seconds: float | None) -> list[tuple[list, int, dict]]:
+    """(queues, GPU count, encoders) of each worker with a recent heartbeat.
 
-    Read from procrastinate's worker table and the registry the workers write; operations
-    shows the same rows on its dashboard.
+    Read from procrastinate's worker table and the registry the workers write (operations
+    shows the same rows on its dashboard); a json column comes back as its text here.
     """
     seconds = within_seconds or settings.SLIDECAST["MEDIA_GPU_FALLBACK_SECONDS"]
     with connection.cursor() as cursor:
         cursor.execute(
             """
-            SELECT hosts.queues, hosts.gpu_count
+            SELECT hosts.queues, hosts.gpu_count, hosts.encoders
               FROM procrastinate_workers AS workers
               JOIN jobs_workerhost AS hosts ON hosts.worker_id = workers.id
              WHERE workers.last_heartbeat > now() - make_interval(secs => %s)
@@ -42,10 +42,17 @@ def served_queues(*, within_seconds: float | None = None) -> set[str]:
             [seconds],
         )
         rows = cursor.fetchall()
+
+    def decoded(value):
+        return json.loads(value) if isinstance(value, str) else value
+
+    return [(decoded(queues), gpus, decoded(encoders)) for queues, gpus, encoders in rows]
+
+
+def served_queues(*, within_seconds: float | None = None) -> set[str]:
+    """Queues a worker with a recent heartbeat takes jobs from ("*": a worker takes every queue)."""
     served: set[str] = set()
-    for queues, gpu_count in rows:
-        # Through Django's connection a json column comes back as its text.
-        queues = json.loads(queues) if isinstance(queues, str) else queues
+    for queues, gpu_count, _ in _live_hosts(within_seconds):
         # A worker on every queue is a gpu worker only where it has a GPU: otherwise GPU
         # work would wait behind its cpu work for no gain.
         served |= set(queues) if queues else ({"*", queueing.GPU} if gpu_count else {"*"})
@@ -70,24 +77,9 @@ def queue_for(operation: str) -> QueueChoice:
 
 def worker_encoders(*, within_seconds: float | None = None) -> dict[str, list[str]] | None:
     """Codec -> encoders over the live workers (what they found at start); None: no worker."""
-    seconds = within_seconds or settings.SLIDECAST["MEDIA_GPU_FALLBACK_SECONDS"]
-    with connection.cursor() as cursor:
-        cursor.execute(
-            """
-            SELECT hosts.encoders
-              FROM procrastinate_workers AS workers
-              JOIN jobs_workerhost AS hosts ON hosts.worker_id = workers.id
-             WHERE workers.last_heartbeat > now() - make_interval(secs => %s)
-            """,
-            [seconds],
-        )
-        rows = [json.loads(r[0]) if isinstance(r[0], str) else r[0] for r in cursor.fetchall()]
-    rows = [row for row in rows if row]
-    if not rows:
-        return None
     merged: dict[str, list[str]] = {}
-    for row in rows:
-        for codec, names in row.items():
-            merged.setdefault(codec, [])
-            merged[codec] += [name for name in names if name not in merged[codec]]
-    return merged
+    for _, _, encoders in _live_hosts(within_seconds):
+        for codec, names in (encoders or {}).items():
+            known = merged.setdefault(codec, [])
+            known += [name for name in names if name not in known]
+    return merged or None
