@@ -1,6 +1,19 @@
 """Every model of the app, gathered where Django looks for them; each lives in its domain."""
 
 from jobs.access.models import ApiRateWindow, ApiToken, IdempotencyKey
+from jobs.ads.models import (
+    Ad,
+    AdsAuditEntry,
+    AdSnapshot,
+    AnalysisRun,
+    BudgetSuggestion,
+    BudgetSuggestionLine,
+    Campaign,
+    CrmConversion,
+    CrmEventItem,
+    FatigueFinding,
+    WinnerEntry,
+)
 from jobs.integrations.models import InboundEvent, WebhookAttempt, WebhookDelivery, WebhookSecret
 from jobs.media.models import MediaArtifact, MediaBatch, MediaJob
 from jobs.narration.models import Job, Slide, deck_upload_path
@@ -18,6 +31,17 @@ from jobs.personas.models import (
 _deck_path = deck_upload_path
 
 __all__ = [
+    "Ad",
+    "AdsAuditEntry",
+    "AdSnapshot",
+    "AnalysisRun",
+    "BudgetSuggestion",
+    "BudgetSuggestionLine",
+    "Campaign",
+    "CrmConversion",
+    "CrmEventItem",
+    "FatigueFinding",
+    "WinnerEntry",
     "ApiRateWindow",
     "ApiToken",
     "DeadLetter",

@@ -45,6 +45,9 @@ NARRATION_PREVIEW = "slidecast.narration_preview"
 REROUTE_GPU_JOBS = "slidecast.reroute_gpu_jobs"
 BATCH_ADVANCE = "slidecast.batch_advance"
 BATCH_ARCHIVE = "slidecast.batch_archive"
+ADS_FATIGUE = "slidecast.ads_fatigue"
+ADS_WINNERS = "slidecast.ads_winners"
+ADS_BUDGETS = "slidecast.ads_budgets"
 
 # The queue each task runs on unless the caller names another (narration follows its engine).
 TASK_QUEUES: Mapping[str, str] = {
@@ -70,6 +73,9 @@ TASK_QUEUES: Mapping[str, str] = {
     REROUTE_GPU_JOBS: CPU,
     BATCH_ADVANCE: CPU,
     BATCH_ARCHIVE: CPU,
+    ADS_FATIGUE: CPU,
+    ADS_WINNERS: CPU,
+    ADS_BUDGETS: CPU,
 }
 
 # Task families: each has its own concurrency limits and recycling (jobs.worker.limits).

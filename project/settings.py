@@ -353,7 +353,35 @@ PROCRASTINATE_IMPORT_PATHS = [
     "jobs.operations.tasks",
     "jobs.personas.tasks",
     "jobs.media.tasks",
+    "jobs.ads.tasks",
 ]
+
+# Ads analytics (docs/ads.md explains each threshold).
+ADS = {
+    # Fatigue: CUSUM on daily rates against the ad's own first days.
+    "FATIGUE_MIN_DAY_IMPRESSIONS": env_int("SLIDECAST_FATIGUE_MIN_DAY_IMPRESSIONS", 200, minimum=1),
+    "FATIGUE_BASELINE_DAYS": env_int("SLIDECAST_FATIGUE_BASELINE_DAYS", 7, minimum=3),
+    "FATIGUE_MIN_DAYS": env_int("SLIDECAST_FATIGUE_MIN_DAYS", 10, minimum=4),
+    "FATIGUE_RECENT_DAYS": env_int("SLIDECAST_FATIGUE_RECENT_DAYS", 7, minimum=2),
+    "FATIGUE_CUSUM_ALLOWANCE": env_float("SLIDECAST_FATIGUE_CUSUM_K", 0.5),
+    "FATIGUE_CUSUM_THRESHOLD": env_float("SLIDECAST_FATIGUE_CUSUM_H", 5.0),
+    "FATIGUE_MIN_DROP": env_float("SLIDECAST_FATIGUE_MIN_DROP", 0.15),
+    "FATIGUE_MIN_BASELINE_CONVERSIONS": env_int("SLIDECAST_FATIGUE_MIN_CONVERSIONS", 30),
+    # Winners: posterior probability of beating the campaign median, with a minimum sample.
+    "WINNER_PROBABILITY": env_float("SLIDECAST_WINNER_PROBABILITY", 0.95),
+    "WINNER_MIN_IMPRESSIONS": env_int("SLIDECAST_WINNER_MIN_IMPRESSIONS", 1000, minimum=1),
+    "WINNER_MIN_CONVERSIONS": env_int("SLIDECAST_WINNER_MIN_CONVERSIONS", 20, minimum=1),
+    "WINNER_WINDOW_DAYS": env_int("SLIDECAST_WINNER_WINDOW_DAYS", 30, minimum=1),
+    # Budget suggestions: floors and the largest change a day.
+    "BUDGET_WINDOW_DAYS": env_int("SLIDECAST_BUDGET_WINDOW_DAYS", 14, minimum=1),
+    "BUDGET_FLOOR_SHARE": env_float("SLIDECAST_BUDGET_FLOOR_SHARE", 0.05),
+    "BUDGET_MAX_DAILY_CHANGE": env_float("SLIDECAST_BUDGET_MAX_DAILY_CHANGE", 0.2),
+    "BUDGET_SAMPLES": env_int("SLIDECAST_BUDGET_SAMPLES", 4000, minimum=100),
+    # Snapshot uploads.
+    "CSV_MAX_BYTES": env_int("SLIDECAST_ADS_CSV_MAX_MB", 50, minimum=1) * 1024 * 1024,
+    "CSV_MAX_ROWS": env_int("SLIDECAST_ADS_CSV_MAX_ROWS", 1_000_000, minimum=1),
+    "INGEST_MAX_ROWS": env_int("SLIDECAST_ADS_INGEST_MAX_ROWS", 100_000, minimum=1),
+}
 
 # REST API and webhooks.
 API = {
