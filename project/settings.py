@@ -380,7 +380,7 @@ ADS = {
     # Snapshot uploads.
     "CSV_MAX_BYTES": env_int("SLIDECAST_ADS_CSV_MAX_MB", 50, minimum=1) * 1024 * 1024,
     "CSV_MAX_ROWS": env_int("SLIDECAST_ADS_CSV_MAX_ROWS", 1_000_000, minimum=1),
-    "INGEST_MAX_ROWS": env_int("SLIDECAST_ADS_INGEST_MAX_ROWS", 100_000, minimum=1),
+    "INGEST_MAX_ROWS": env_int("SLIDECAST_ADS_INGEST_MAX_ROWS", 20_000, minimum=1),
 }
 
 # REST API and webhooks.

@@ -3,6 +3,28 @@
 Django imports this package to find the registrations; each module registers its models.
 """
 
-from jobs.admin import access, integrations, media, narration, personas, queues
+from jobs.admin import (
+    access,
+    ads,
+    ads_budgets,
+    ads_data,
+    ads_findings,
+    integrations,
+    media,
+    narration,
+    personas,
+    queues,
+)
 
-__all__ = ["access", "integrations", "media", "narration", "personas", "queues"]
+__all__ = [
+    "access",
+    "ads",
+    "ads_budgets",
+    "ads_data",
+    "ads_findings",
+    "integrations",
+    "media",
+    "narration",
+    "personas",
+    "queues",
+]

@@ -11,6 +11,8 @@ from django.shortcuts import redirect, render
 from django.views.decorators.http import require_POST
 
 from jobs import queueing
+from jobs.ads.models import AnalysisRun
+from jobs.ads.selectors import analysis_last_runs, crm_unmatched_count
 from jobs.media.selectors import media_job_overview
 from jobs.operations import monitoring
 from jobs.operations import queue_pause as pausing
@@ -43,6 +45,18 @@ def _chart(series) -> dict:
             "first": series[0][0], "last": series[-1][0]}  # fmt: skip
 
 
+def _ads() -> dict:
+    """The ads section: each analysis's last run in figures, and the CRM events no ad matched."""
+    runs = analysis_last_runs()
+    rows = []
+    for kind, label in AnalysisRun.Kind.choices:
+        run = runs.get(kind)
+        figures = (run.summary if run else {}).items()
+        line = ", ".join(f"{k.replace('_', ' ')} {v}" for k, v in figures if k != "duration_ms")
+        rows.append({"kind": kind, "label": label, "run": run, "figures": line})
+    return {"runs": rows, "crm_unmatched": crm_unmatched_count()}
+
+
 def _context(request: HttpRequest) -> dict:
     return {
         **admin.site.each_context(request),
@@ -57,6 +71,7 @@ def _context(request: HttpRequest) -> dict:
         "late_seconds": monitoring.LATE_HEARTBEAT_SECONDS,
         "media": media_job_overview(),
         "limits": limits_overview(),
+        "ads": _ads(),
     }
 
 

@@ -35,12 +35,8 @@ class Campaign(models.Model):
     )
     name = models.CharField(max_length=200)
     platform = models.CharField(max_length=20, choices=Platform.choices, default=Platform.META)
-    external_id = models.CharField(
-        max_length=100, blank=True, help_text="The campaign's id on the ad platform."
-    )
-    status = models.CharField(
-        max_length=20, choices=DeliveryStatus.choices, default=DeliveryStatus.ACTIVE
-    )
+    external_id = models.CharField(max_length=100, blank=True, help_text="Id on the platform.")
+    status = models.CharField(max_length=20, choices=DeliveryStatus, default=DeliveryStatus.ACTIVE)
     daily_budget = models.DecimalField(max_digits=14, decimal_places=2, default=0)
     currency = models.CharField(max_length=3, default="USD", help_text="ISO 4217 code.")
     starts_on = models.DateField(null=True, blank=True)
@@ -77,27 +73,18 @@ class Ad(models.Model):
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
     campaign = models.ForeignKey(Campaign, on_delete=models.CASCADE, related_name="ads")
     name = models.CharField(max_length=200)
-    external_id = models.CharField(
-        max_length=100, blank=True, help_text="The ad's id on the ad platform."
-    )
-    status = models.CharField(
-        max_length=20, choices=DeliveryStatus.choices, default=DeliveryStatus.ACTIVE
-    )
+    external_id = models.CharField(max_length=100, blank=True, help_text="Id on the platform.")
+    status = models.CharField(max_length=20, choices=DeliveryStatus, default=DeliveryStatus.ACTIVE)
     daily_budget = models.DecimalField(max_digits=14, decimal_places=2, default=0)
     starts_on = models.DateField(null=True, blank=True)
     ends_on = models.DateField(null=True, blank=True)
     # CRM events name the ad by this value (utm_content), or by the ad's id.
     utm_content = models.CharField(max_length=100, unique=True)
     # The Slidecast video the ad runs: a narration, or a media job's output (a transcode).
-    narration_job = models.ForeignKey(
-        "jobs.Job", null=True, blank=True, on_delete=models.SET_NULL, related_name="ads"
-    )
-    media_job = models.ForeignKey(
-        "jobs.MediaJob", null=True, blank=True, on_delete=models.SET_NULL, related_name="ads"
-    )
-    persona = models.ForeignKey(
-        "jobs.Persona", null=True, blank=True, on_delete=models.SET_NULL, related_name="ads"
-    )
+    _linked = {"null": True, "blank": True, "on_delete": models.SET_NULL, "related_name": "ads"}
+    narration_job = models.ForeignKey("jobs.Job", **_linked)
+    media_job = models.ForeignKey("jobs.MediaJob", **_linked)
+    persona = models.ForeignKey("jobs.Persona", **_linked)
     preset = models.CharField(max_length=100, blank=True, help_text="Format the video was made in.")
     video_duration_seconds = models.FloatField(null=True, blank=True)
     fatigue = models.CharField(max_length=20, choices=Fatigue.choices, default=Fatigue.UNCHECKED)
@@ -107,9 +94,7 @@ class Ad(models.Model):
     winner_since = models.DateTimeField(null=True, blank=True)
     winner_metric = models.CharField(max_length=30, blank=True)
     winner_probability = models.FloatField(null=True, blank=True)
-    winner_lift = models.FloatField(
-        null=True, blank=True, help_text="The ad's rate over the campaign median, minus one."
-    )
+    winner_lift = models.FloatField(null=True, blank=True, help_text="Rate / campaign median − 1.")
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
@@ -186,9 +171,7 @@ class CrmConversion(models.Model):
     ad = models.ForeignKey(
         Ad, null=True, blank=True, on_delete=models.SET_NULL, related_name="crm_conversions"
     )
-    counts = models.BooleanField(
-        default=True, help_text="False for a deal that is not (or no longer) won."
-    )
+    counts = models.BooleanField(default=True, help_text="False for a deal not (or no longer) won.")
     revenue = models.DecimalField(max_digits=14, decimal_places=4, default=0)
     currency = models.CharField(max_length=3, blank=True)
     occurred_at = models.DateTimeField()
@@ -312,7 +295,7 @@ class WinnerEntry(models.Model):
                 m=16,
                 ef_construction=64,
                 opclasses=["vector_cosine_ops"],
-            )
+            )  # fmt: skip
         ]
 
     def __str__(self) -> str:
@@ -358,9 +341,8 @@ class BudgetSuggestion(models.Model):
     created_at = models.DateTimeField(auto_now_add=True)
     decided_at = models.DateTimeField(null=True, blank=True)
     decided_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL,
-        related_name="+",
-    )  # fmt: skip
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
     decision_note = models.CharField(max_length=500, blank=True)
 
     class Meta:
@@ -398,9 +380,8 @@ class AdsAuditEntry(models.Model):
 
     at = models.DateTimeField(auto_now_add=True)
     actor = models.ForeignKey(
-        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL,
-        related_name="+",
-    )  # fmt: skip
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
     action = models.CharField(max_length=50)
     campaign = models.ForeignKey(
         Campaign, null=True, blank=True, on_delete=models.SET_NULL, related_name="audit"

@@ -18,9 +18,9 @@ from jobs.ads.models import (
     AnalysisRun,
     BudgetSuggestion,
     Campaign,
-    CrmEventItem,
     FatigueFinding,
 )
+from jobs.ads.selectors_crm import crm_unmatched_items
 
 SERIES_DAYS = 90
 
@@ -208,4 +208,5 @@ def analysis_last_runs() -> dict[str, AnalysisRun]:
 
 
 def crm_unmatched_count() -> int:
-    return CrmEventItem.objects.filter(outcome=CrmEventItem.Outcome.UNMATCHED).count()
+    """Logged CRM events that matched no ad and whose conversion has none still."""
+    return crm_unmatched_items().count()

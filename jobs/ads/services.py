@@ -12,6 +12,7 @@ from django.core.exceptions import ValidationError
 from django.core.files import File
 from django.db import IntegrityError, transaction
 
+from jobs.ads import crm
 from jobs.ads.models import Ad, AdsAuditEntry, Campaign, DeliveryStatus
 from jobs.media.models import MediaJob
 from jobs.narration import services as narration_services
@@ -61,6 +62,8 @@ def ad_create(
     _link_video(ad, narration_job=narration_job, media_job=media_job)
     _save_checked(ad, duplicate=_AD_DUPLICATE)
     _audit(actor or campaign.owner, "ad.created", campaign=campaign, details={"ad": str(ad.id)})
+    # CRM events may have named this ad before it was created here.
+    crm.crm_rematch(ad=ad)
     return ad
 
 
@@ -74,6 +77,8 @@ def ad_update(
     _save_checked(ad, duplicate=_AD_DUPLICATE)
     if changes:
         _audit(actor, "ad.changed", campaign=ad.campaign, details={"ad": str(ad.id), **changes})
+    if "utm_content" in fields:
+        crm.crm_rematch(ad=ad)
     return ad
 
 
@@ -122,7 +127,8 @@ def _link_video(ad: Ad, *, narration_job: Job | None, media_job: MediaJob | None
         ad.media_job = media_job
         ad.narration_job = narration_job or media_job.source_job
         ad.preset = _media_preset(media_job)
-        ad.video_duration_seconds = media_job.duration_seconds
+        video = media_job.artifacts.filter(kind="video").first()
+        ad.video_duration_seconds = video.duration_seconds if video else None
     elif narration_job is not None:
         ad.narration_job, ad.media_job = narration_job, None
         ad.preset = narration_job.get_resolution_display()

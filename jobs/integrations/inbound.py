@@ -1,4 +1,5 @@
-"""Events that outside systems (a CRM such as HubSpot) post to Slidecast."""
+"""Events that outside systems (a CRM such as HubSpot) post to Slidecast: verified, stored
+once, queued; the ads domain (jobs.ads.crm) processes them and marks them here."""
 
 from __future__ import annotations
 
@@ -88,20 +89,15 @@ def _event_id(source: str, request: HttpRequest, body: bytes) -> str:
     return "sha256:" + hashlib.sha256(body).hexdigest()
 
 
-def inbound_event_process(*, event_id: int) -> None:
-    """Parse a stored event. (Ad conversions use these events in a later release.)"""
-    event = InboundEvent.objects.get(id=event_id)
-    if event.status == InboundEvent.Status.PROCESSED:
-        return
-    try:
-        payload = json.loads(event.body)
-    except ValueError as exc:
-        InboundEvent.objects.filter(id=event.id).update(
-            status=InboundEvent.Status.FAILED, error=f"The body is not JSON: {exc}"
-        )
-        return
-    count = len(payload) if isinstance(payload, list) else 1
-    InboundEvent.objects.filter(id=event.id).update(
+def inbound_event_complete(*, event_id: int) -> None:
+    """Mark a stored event processed."""
+    InboundEvent.objects.filter(id=event_id).update(
         status=InboundEvent.Status.PROCESSED, processed_at=timezone.now(), error=""
     )
-    logger.info("processed %s event %s (%d items)", event.source, event.event_id, count)
+
+
+def inbound_event_fail(*, event_id: int, error: str) -> None:
+    """Mark a stored event failed for good, with the reason an operator reads in the admin."""
+    InboundEvent.objects.filter(id=event_id).update(
+        status=InboundEvent.Status.FAILED, processed_at=timezone.now(), error=error
+    )

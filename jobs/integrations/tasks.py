@@ -1,4 +1,4 @@
-"""Tasks that deliver outbound webhooks and process inbound events."""
+"""The task that delivers outbound webhooks (inbound events are processed by jobs.ads.tasks)."""
 
 from __future__ import annotations
 
@@ -6,8 +6,8 @@ from django.conf import settings
 from procrastinate import JobContext
 
 from jobs import queueing
-from jobs.integrations import inbound, webhooks
-from jobs.queueing import RETRY, RunLimitedRetry, app
+from jobs.integrations import webhooks
+from jobs.queueing import RunLimitedRetry, app
 
 WEBHOOK_RETRY = RunLimitedRetry(
     runs=settings.WEBHOOKS["MAX_ATTEMPTS"],
@@ -19,8 +19,3 @@ WEBHOOK_RETRY = RunLimitedRetry(
 @app.task(name=queueing.DELIVER_WEBHOOK, queue=queueing.CPU, pass_context=True, retry=WEBHOOK_RETRY)
 def deliver_webhook(context: JobContext, *, delivery_id: int) -> None:
     webhooks.deliver(delivery_id, final_attempt=WEBHOOK_RETRY.is_last_run(context.job))
-
-
-@app.task(name=queueing.PROCESS_INBOUND_EVENT, queue=queueing.CPU, retry=RETRY)
-def process_inbound_event(*, event_id: int) -> None:
-    inbound.inbound_event_process(event_id=event_id)

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from jobs.web import batch_views, media_views, views
+from jobs.web import ads_views, batch_views, media_views, views
 
 app_name = "jobs"
 
@@ -22,4 +22,18 @@ urlpatterns = [
     path("media/<uuid:media_job_id>/status.json", media_views.media_status, name="media-status"),
     path("media/<uuid:media_job_id>/cancel", media_views.media_cancel, name="media-cancel"),
     path("media/<uuid:media_job_id>/files/<path:name>", media_views.media_file, name="media-file"),
+    path("ads/", ads_views.ads_home, name="ads"),
+    path("ads/campaigns/new", ads_views.campaign_create, name="ads-campaign-create"),
+    path("ads/snapshots/upload", ads_views.snapshots_upload, name="ads-upload"),
+    path("ads/campaigns/<uuid:campaign_id>/", ads_views.campaign_detail, name="ads-campaign"),
+    path("ads/campaigns/<uuid:campaign_id>/ads/new", ads_views.ad_create, name="ads-ad-create"),
+    path(
+        "ads/suggestions/<uuid:suggestion_id>/decide",
+        ads_views.suggestion_decide,
+        name="ads-suggestion-decide",
+    ),
+    path("ads/winners/", ads_views.winners_page, name="ads-winners"),
+    path("ads/<uuid:ad_id>/", ads_views.ad_detail, name="ads-ad"),
+    path("ads/<uuid:ad_id>/refresh", ads_views.ad_refresh_creative, name="ads-ad-refresh"),
+    path("ads/<uuid:ad_id>/fatigue-check", ads_views.ad_fatigue_check, name="ads-ad-fatigue"),
 ]

@@ -14,7 +14,7 @@ import pytest
 from django.urls import reverse
 
 from jobs.access.services import api_token_create
-from jobs.integrations.inbound import inbound_event_process
+from jobs.ads.crm import crm_delivery_process
 from jobs.models import InboundEvent, Job, WebhookDelivery
 from jobs.narration import progress
 
@@ -149,9 +149,10 @@ def test_inbound_event_is_verified_stored_once_and_processed(client):
     assert replay.status_code == 200 and replay.json()["status"] == "duplicate"
     event = InboundEvent.objects.get()
     assert event.body == body.decode() and event.status == "received"
-    inbound_event_process(event_id=event.id)
+    crm_delivery_process(inbound_event_id=event.id)
     event.refresh_from_db()
     assert event.status == "processed" and event.processed_at
+    assert event.crm_items.get().outcome == "ignored"  # "deal.updated" is no conversion
 
     forged = client.post("/api/webhooks/crm", body, content_type="application/json",
                          HTTP_SLIDECAST_SIGNATURE=_signed("wrong", body))  # fmt: skip
