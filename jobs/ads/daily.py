@@ -13,13 +13,13 @@ from __future__ import annotations
 DAILY_METRICS_CTE = """
 daily_platform AS (
     SELECT s.ad_id, s.day,
-           SUM(s.impressions)::float8 AS impressions,
-           SUM(s.reach)::float8 AS reach,
-           SUM(s.clicks)::float8 AS clicks,
-           SUM(s.spend)::float8 AS spend,
-           SUM(s.video_views)::float8 AS video_views,
-           SUM(s.conversions)::float8 AS conversions,
-           SUM(s.revenue)::float8 AS revenue
+           SUM(s.impressions::float8) AS impressions,
+           SUM(s.reach::float8) AS reach,
+           SUM(s.clicks::float8) AS clicks,
+           SUM(s.spend::float8) AS spend,
+           SUM(s.video_views::float8) AS video_views,
+           SUM(s.conversions::float8) AS conversions,
+           SUM(s.revenue::float8) AS revenue
     FROM jobs_adsnapshot s
     JOIN jobs_ad ad ON ad.id = s.ad_id
     WHERE s.day >= %(since)s AND ({ad_filter})
@@ -27,7 +27,7 @@ daily_platform AS (
 ),
 daily_crm AS (
     SELECT c.ad_id, (c.occurred_at AT TIME ZONE 'UTC')::date AS day,
-           COUNT(*)::float8 AS conversions, SUM(c.revenue)::float8 AS revenue
+           COUNT(*)::float8 AS conversions, SUM(c.revenue::float8) AS revenue
     FROM jobs_crmconversion c
     JOIN jobs_ad ad ON ad.id = c.ad_id
     WHERE c.counts AND c.occurred_at >= %(since)s AND ({ad_filter})
