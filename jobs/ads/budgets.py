@@ -49,8 +49,7 @@ from jobs.ads.selectors import budget_suggestion_current_for
 
 logger = logging.getLogger("slidecast.ads")
 
-# Below this many results an ad's cost per result is not compared with the others'.
-FEW_RESULTS = 10
+FEW_RESULTS = 10  # below this many results, an ad's cost per result is not compared
 _CENT = 0.005
 
 _STATS_SQL = f"""
@@ -60,8 +59,7 @@ SELECT ad.id, ad.name, ad.daily_budget,
        COALESCE(SUM(d.spend), 0), COALESCE(SUM(d.revenue), 0)
 FROM jobs_ad ad LEFT JOIN daily d ON d.ad_id = ad.id
 WHERE ad.campaign_id = %(campaign)s AND ad.status = 'active'
-GROUP BY ad.id
-ORDER BY ad.id
+GROUP BY ad.id ORDER BY ad.id
 """
 
 
@@ -161,7 +159,7 @@ def _plan(
     over_limit = low.sum() > budget + _CENT
     # A budget cut below what the daily limit allows: every ad between its floor and its limit.
     bounds = (np.full(count, floor), low) if over_limit else (low, high)
-    suggested = _fit(target, *bounds, budget, merit)
+    suggested = _fit(target, *bounds, budget, merit, current=current)
     cost = np.divide(spend, results, out=np.full_like(spend, np.nan), where=results > 0)
     return _Plan(
         noun=noun, results=results, cost_per_result=cost, probability_best=best, floor=floor,
@@ -184,15 +182,21 @@ def _thompson(
 
 
 def _fit(
-    target: np.ndarray, low: np.ndarray, high: np.ndarray, budget: float, merit: np.ndarray
-) -> np.ndarray:
+    target: np.ndarray, low: np.ndarray, high: np.ndarray, budget: float, merit: np.ndarray,
+    *, current: np.ndarray,
+) -> np.ndarray:  # fmt: skip
     """The target clipped to [low, high], then brought to the budget: what the limits leave
     over goes to the ads with the most results per unit of spend first, each up to its limit;
-    what must come back is taken from the ads with the fewest first."""
+    what must come back is taken from the ads with the fewest first.
+
+    Left-over money never raises an ad the sampling wants less of above its current budget:
+    at most it spares it the cut (the better ads being at their daily limit already).
+    """
     suggested = np.clip(target, low, high)
+    room = np.where(target >= current, high, np.maximum(np.minimum(high, current), suggested))
     gap = budget - suggested.sum()
     for i in np.argsort(-merit if gap > 0 else merit, kind="stable"):
-        step = min(gap, high[i] - suggested[i]) if gap > 0 else max(gap, low[i] - suggested[i])
+        step = min(gap, room[i] - suggested[i]) if gap > 0 else max(gap, low[i] - suggested[i])
         suggested[i] += step
         gap -= step
     return suggested
@@ -238,6 +242,8 @@ def _change(plan: _Plan, i: int, *, current: float, currency: str) -> str:
     else:
         said = f"kept at {new:.2f} {currency}"
     floor_share = _pct(settings.ADS["BUDGET_FLOOR_SHARE"])
+    if plan.target[i] < current - _CENT and abs(new - current) <= _CENT:
+        return f"{said}: the ads that would take its share are at their daily limit already"
     if abs(new - floor) <= _CENT:
         if said.startswith("kept"):
             return f"kept at the {floor_share} % floor so it keeps learning"
@@ -276,8 +282,8 @@ def _summary(
         )
     elif unallocated > _CENT:
         said += (
-            f"; {unallocated:.2f} {currency} stays unallocated because no ad may rise more than "
-            f"{_pct(settings.ADS['BUDGET_MAX_DAILY_CHANGE'])} % a day"
+            f"; {unallocated:.2f} {currency} stays unallocated because the ads that deserve "
+            f"more may rise only {_pct(settings.ADS['BUDGET_MAX_DAILY_CHANGE'])} % a day"
         )
     return said[:499] + "."
 

@@ -102,13 +102,19 @@ def test_an_ad_with_few_results_is_kept_at_the_floor(user):
 
 
 def test_when_the_limits_cannot_reach_the_budget_the_rest_stays_unallocated(user):
-    campaign, ads = _campaign(user, ads=[("10.00", 0.05, 0.02), ("10.00", 0.05, 0.02)])
+    campaign, (better, worse) = _campaign(user, ads=[("10.00", 0.05, 0.02), ("10.00", 0.05, 0.02)])
 
     suggestion = budget_suggest(campaign=campaign)
 
     lines = _lines(suggestion)
-    assert all(line.suggested_budget == Decimal("12.00") for line in lines.values())
-    assert "76.00 USD stays unallocated because no ad may rise more than 20 % a day" in (
+    assert lines[better.id].suggested_budget == Decimal("12.00")
+    # The other ad would give up its share, but the better one is at its limit: it is
+    # spared the cut, never raised with money the sampling wants elsewhere.
+    assert lines[worse.id].suggested_budget == Decimal("10.00")
+    assert lines[worse.id].reason.endswith(
+        "kept at 10.00 USD: the ads that would take its share are at their daily limit already."
+    )
+    assert "78.00 USD stays unallocated because the ads that deserve more may rise only 20 % " in (
         suggestion.summary
     )
 
