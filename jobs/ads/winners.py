@@ -1,18 +1,20 @@
 """Winning ads: which ads beat their campaign with confidence, and "winning ads like this" search.
 
 One SQL statement judges every active ad of every active campaign over WINNER_WINDOW_DAYS on
-the conversion rate (in a campaign with WINNER_MIN_CONVERSIONS conversions) or else the CTR.
-An ad qualifies with WINNER_MIN_IMPRESSIONS impressions (and MIN_CLICKS clicks for the
-conversion rate); the bar is the median rate of the campaign's qualifying ads, so a campaign
-with fewer than two has nobody to beat and no winner. The rate's posterior is Beta(1 + hits,
+conversions per impression (in a campaign with WINNER_MIN_CONVERSIONS conversions) or else the
+CTR. Conversions per impression is what a cost per conversion is made of at a given price per
+impression: an ad that wins it with more clicks, or with clicks that convert more, both count.
+An ad qualifies with WINNER_MIN_IMPRESSIONS impressions (and MIN_CLICKS clicks on
+conversions); the bar is the median rate of the campaign's qualifying ads, so a campaign with
+fewer than two has nobody to beat and no winner. The rate's posterior is Beta(1 + hits,
 1 + misses); PostgreSQL has no incomplete beta nor erf, so P(rate > median) uses the normal
 approximation of that Beta and Φ(z) ≈ 1 / (1 + exp(−(1.5976 z + 0.07056 z³))) (error < 1.5e-4;
 the minimum sample keeps the Beta near normal). A winner has P ≥ WINNER_PROBABILITY and, on
 conversions, a cost per conversion ≤ and a ROAS ≥ the campaign medians (ROAS where there is
-revenue). Others are un-marked and leave the index: WinnerEntry, the video's words, persona,
-format, duration and results embedded with the persona knowledge model (pgvector HNSW, cosine).
+revenue), so a cheaper price per impression elsewhere is not beaten by rate alone. Others are
+un-marked and leave the index: WinnerEntry, the video's words, persona, format, duration and
+results embedded with the persona knowledge model (pgvector HNSW, cosine).
 """
-
 from __future__ import annotations
 
 import hashlib
@@ -64,13 +66,13 @@ totals AS (
 measured AS (
     SELECT t.*, CASE WHEN SUM(t.conversions) OVER (PARTITION BY t.campaign_id)
                           >= %(min_conversions)s
-                     THEN 'conversion_rate' ELSE 'ctr' END AS metric
+                     THEN 'conversions_per_impression' ELSE 'ctr' END AS metric
     FROM totals t
 ),
 sampled AS (
     SELECT m.*,
            CASE WHEN m.metric = 'ctr' THEN m.clicks ELSE m.conversions END AS successes,
-           CASE WHEN m.metric = 'ctr' THEN m.impressions ELSE m.clicks END AS trials,
+           m.impressions AS trials,
            m.impressions >= %(min_impressions)s
              AND (m.metric = 'ctr' OR m.clicks >= %(min_clicks)s) AS qualifies,
            m.spend / NULLIF(m.conversions, 0) AS cpa,
@@ -303,7 +305,7 @@ def _results(winner: dict, currency: str) -> dict:
 def results_line(results: dict) -> str:
     """The results in words: "CTR 3.1 % vs campaign 2.0 %; CPA 12.40 USD; ROAS 3.2"."""
     currency = results.get("currency", "")
-    label = "CTR" if results["metric"] == "ctr" else "Conversion rate"
+    label = "CTR" if results["metric"] == "ctr" else "Conversions per impression"
     parts = [f"{label} {_percent(results['rate'])} vs campaign {_percent(results['median_rate'])}"]
     if results["metric"] != "ctr" and results.get("ctr") is not None:
         parts.append(f"CTR {_percent(results['ctr'])}")

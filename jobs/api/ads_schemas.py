@@ -125,7 +125,9 @@ class AdOut(Schema):
     fatigue_checked_at: datetime | None
     is_winner: bool
     winner_since: datetime | None
-    winner_metric: str = Field(description='The rate it wins on ("ctr", "conversion_rate").')
+    winner_metric: str = Field(
+        description='The rate it wins on ("ctr", "conversions_per_impression").'
+    )
     winner_probability: float | None = Field(description="P(it beats the campaign median).")
     winner_lift: float | None = Field(description="Its rate / the campaign median − 1.")
     created_at: datetime

@@ -29,7 +29,7 @@ from jobs.web.ads_forms import (
 MAX_ERRORS_SHOWN = 1000
 AD_CHART_DAYS = 90
 SPEND_CHART_DAYS = 30
-METRICS = {"ctr": "CTR", "conversion_rate": "Conversion rate"}
+METRICS = {"ctr": "CTR", "conversions_per_impression": "Conversions per impression"}
 
 
 @login_required

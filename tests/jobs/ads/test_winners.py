@@ -94,7 +94,7 @@ def test_a_campaign_needs_two_qualifying_ads_to_have_a_winner(user):
     assert not Ad.objects.get(id=alone.id).is_winner
 
 
-def test_conversion_rate_is_the_metric_when_the_campaign_converts(user):
+def test_conversions_per_impression_is_the_metric_when_the_campaign_converts(user):
     campaign = make_campaign(user)
     for index in range(3):
         write_history(make_ad(campaign), days=30, conversion_rate=0.05, seed=index)
@@ -105,12 +105,12 @@ def test_conversion_rate_is_the_metric_when_the_campaign_converts(user):
 
     best.refresh_from_db()
     assert best.is_winner
-    assert best.winner_metric == "conversion_rate"
+    assert best.winner_metric == "conversions_per_impression"
     assert best.winner_lift > 0.5
     results = best.winner.results
     assert results["cpa"] < results["median_cpa"]
     assert results["roas"] > results["median_roas"]
-    assert "Results: Conversion rate " in best.winner.text
+    assert "Results: Conversions per impression " in best.winner.text
 
 
 @pytest.mark.parametrize(
