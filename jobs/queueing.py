@@ -97,6 +97,8 @@ FAMILIES = ("rendering", "narration", "assembly", "transcription", "preview", "t
 PRIORITY_NORMAL = 0
 # procrastinate runs higher numbers first; maintenance goes ahead of narration work.
 PRIORITY_MAINTENANCE = 10
+# Periodic upkeep and analyses: on the cpu queue, ahead of narration work.
+MAINTENANCE = {"queue": CPU, "priority": PRIORITY_MAINTENANCE}
 
 
 @attr.dataclass(kw_only=True)

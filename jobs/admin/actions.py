@@ -39,16 +39,16 @@ def confirmed_action(
 
 def each_with_service(
     modeladmin, request, queryset: QuerySet, service: Callable, *, keyword: str, verb: str,
-    noun: str,
+    noun: str, **service_kwargs,
 ) -> str:  # fmt: skip
     """Call a service for each selected row; say how many it did and why it refused others."""
     done, refused = 0, []
     selected = list(queryset)
     for row in selected:
         try:
-            result = service(**{keyword: row})
+            result = service(**{keyword: row}, **service_kwargs)
         except ValidationError as exc:
-            refused.append(f"{row.title}: {' '.join(exc.messages)}")
+            refused.append(f"{getattr(row, 'title', None) or row}: {' '.join(exc.messages)}")
             continue
         done += 1 if result is not False else 0
     for reason in refused[:10]:

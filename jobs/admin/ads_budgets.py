@@ -5,10 +5,9 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from django.contrib import admin, messages
-from django.core.exceptions import ValidationError
+from django.contrib import admin
 
-from jobs.admin.actions import confirmed_action
+from jobs.admin.actions import confirmed_action, each_with_service
 from jobs.admin.ads_findings import ReadOnlyAdmin
 from jobs.ads import budgets
 from jobs.ads.models import AdsAuditEntry, BudgetSuggestion, BudgetSuggestionLine
@@ -46,17 +45,10 @@ class BudgetSuggestionAdmin(ReadOnlyAdmin):
 
     def _decide(self, request, queryset, action: str, label: str, service: Callable):
         def perform(selected) -> str:
-            done, chosen = 0, list(selected)
-            for suggestion in chosen:
-                try:
-                    service(suggestion=suggestion, actor=request.user)
-                except ValidationError as exc:
-                    self.message_user(
-                        request, f"{suggestion}: {' '.join(exc.messages)}", messages.WARNING
-                    )
-                else:
-                    done += 1
-            return f"{label}: {done} of {len(chosen)} budget suggestions."
+            return each_with_service(
+                self, request, selected, service, keyword="suggestion", verb=f"{label}:",
+                noun="budget suggestions", actor=request.user,
+            )  # fmt: skip
 
         return confirmed_action(
             request, queryset, modeladmin=self, action=action, label=label,

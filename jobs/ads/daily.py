@@ -49,6 +49,15 @@ daily AS (
 """
 
 
+def tune_for_all_ads(cursor) -> None:
+    """Settings for one statement over every ad's days (inside a transaction: SET LOCAL).
+
+    JIT compiling such a statement costs more than running it, and sorting the days of
+    10,000 ads takes about 100 MB: far faster in memory than spilled to disk.
+    """
+    cursor.execute("SET LOCAL jit = off; SET LOCAL work_mem = '256MB'")
+
+
 def daily_metrics_cte(ad_filter: str = "TRUE") -> str:
     """The `daily` CTE (without WITH), limited to the ads `ad_filter` admits."""
     return DAILY_METRICS_CTE.format(ad_filter=ad_filter)

@@ -85,7 +85,7 @@ from django.conf import settings
 from django.db import connection, transaction
 from django.utils import timezone
 
-from jobs.ads.daily import daily_metrics_cte
+from jobs.ads.daily import daily_metrics_cte, tune_for_all_ads
 from jobs.ads.models import AnalysisRun
 
 HISTORY_DAYS = 120
@@ -343,9 +343,7 @@ def fatigue_pass(*, now: datetime | None = None, ad_ids: Collection | None = Non
     try:
         with transaction.atomic(), connection.cursor() as cursor:
             cursor.execute("SELECT pg_advisory_xact_lock(hashtext('jobs.ads.fatigue'))")
-            # JIT compiling this statement costs more than running it; sorting the days of
-            # 10,000 ads takes about 100 MB, far faster in memory than on disk.
-            cursor.execute("SET LOCAL jit = off; SET LOCAL work_mem = '256MB'")
+            tune_for_all_ads(cursor)
             cursor.execute(*_statement(now=now, ad_ids=ad_ids))
             counts = cursor.fetchone()
     except Exception as error:

@@ -9,8 +9,6 @@ from jobs.ads import budgets, crm, fatigue, winners
 from jobs.integrations.inbound import inbound_event_fail
 from jobs.queueing import RETRY, app
 
-MAINTENANCE = {"queue": queueing.CPU, "priority": queueing.PRIORITY_MAINTENANCE}
-
 
 @app.task(name=queueing.PROCESS_INBOUND_EVENT, queue=queueing.CPU, retry=RETRY, pass_context=True)
 def process_inbound_event(context: JobContext, *, event_id: int) -> None:
@@ -24,18 +22,18 @@ def process_inbound_event(context: JobContext, *, event_id: int) -> None:
 
 
 @app.periodic(cron="0 */6 * * *")
-@app.task(name=queueing.ADS_FATIGUE, **MAINTENANCE)
+@app.task(name=queueing.ADS_FATIGUE, **queueing.MAINTENANCE)
 def ads_fatigue(timestamp: int) -> None:
     fatigue.fatigue_pass()
 
 
 @app.periodic(cron="30 */12 * * *")
-@app.task(name=queueing.ADS_WINNERS, **MAINTENANCE)
+@app.task(name=queueing.ADS_WINNERS, **queueing.MAINTENANCE)
 def ads_winners(timestamp: int) -> None:
     winners.winners_pass()
 
 
 @app.periodic(cron="0 5 * * *")
-@app.task(name=queueing.ADS_BUDGETS, **MAINTENANCE)
+@app.task(name=queueing.ADS_BUDGETS, **queueing.MAINTENANCE)
 def ads_budgets(timestamp: int) -> None:
     budgets.budget_suggestions_pass()

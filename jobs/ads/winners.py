@@ -15,6 +15,7 @@ revenue), so a cheaper price per impression elsewhere is not beaten by rate alon
 un-marked and leave the index: WinnerEntry, the video's words, persona, format, duration and
 results embedded with the persona knowledge model (pgvector HNSW, cosine).
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -31,15 +32,14 @@ from django.core.files.storage import default_storage
 from django.db import connection, transaction
 from django.utils import timezone
 
-from jobs.ads.daily import daily_metrics_cte
+from jobs.ads.daily import daily_metrics_cte, tune_for_all_ads
 from jobs.ads.models import AnalysisRun
 from jobs.narration.models import Job, Slide
 from jobs.personas.embedding import embedding_model_name, text_embedder
 
 logger = logging.getLogger("slidecast.ads")
 
-# Clicks an ad needs before its conversion rate is compared (impressions come from settings).
-MIN_CLICKS = 100
+MIN_CLICKS = 100  # clicks an ad needs to be judged on conversions (impressions: settings)
 MAX_RESULTS = 50
 # Characters of a video's words embedded (~1,000 words): a static model averages, more adds little.
 _MAX_WORDS = 6_000
@@ -214,7 +214,8 @@ def _judge(now: datetime) -> tuple[int, int, list[dict]]:
         "min_conversions": ads["WINNER_MIN_CONVERSIONS"], "min_clicks": MIN_CLICKS,
         "min_impressions": ads["WINNER_MIN_IMPRESSIONS"], "probability": ads["WINNER_PROBABILITY"],
     }  # fmt: skip
-    with connection.cursor() as cursor:
+    with transaction.atomic(), connection.cursor() as cursor:
+        tune_for_all_ads(cursor)
         cursor.execute(_JUDGE_SQL, params)
         rows = cursor.fetchall()
     winners = [

@@ -6,29 +6,27 @@ from jobs import queueing
 from jobs.operations import alerts, cleanup, rescue, workers
 from jobs.queueing import app
 
-MAINTENANCE = {"queue": queueing.CPU, "priority": queueing.PRIORITY_MAINTENANCE}
-
 
 @app.periodic(cron="* * * * *")
-@app.task(name=queueing.RESCUE_STALLED_JOBS, **MAINTENANCE)
+@app.task(name=queueing.RESCUE_STALLED_JOBS, **queueing.MAINTENANCE)
 def rescue_stalled_jobs(timestamp: int) -> None:
     rescue.stalled_jobs_rescue()
 
 
 @app.periodic(cron="* * * * *")
-@app.task(name=queueing.SAMPLE_RESOURCES, **MAINTENANCE)
+@app.task(name=queueing.SAMPLE_RESOURCES, **queueing.MAINTENANCE)
 def sample_resources(timestamp: int) -> None:
     workers.resource_sample_record()
 
 
 @app.periodic(cron="0 2 * * *")
-@app.task(name=queueing.CLEANUP, **MAINTENANCE)
+@app.task(name=queueing.CLEANUP, **queueing.MAINTENANCE)
 def cleanup_old_data(timestamp: int) -> None:
     cleanup.cleanup_run()
 
 
 @app.periodic(cron="*/5 * * * *")
-@app.task(name=queueing.CHECK_ALERTS, **MAINTENANCE)
+@app.task(name=queueing.CHECK_ALERTS, **queueing.MAINTENANCE)
 def check_alerts(timestamp: int) -> None:
     alerts.alerts_check()
 
