@@ -140,6 +140,10 @@ def _campaign_page(
         "days": SPEND_CHART_DAYS,
         "suggestion": suggestion,
         "suggestion_lines": _suggestion_lines(suggestion) if suggestion else [],
+        # What the lines allocate, which the daily limit may keep below the campaign budget.
+        "suggested_total": sum(line.suggested_budget for line in suggestion.lines.all())
+        if suggestion
+        else None,
         "decision_form": SuggestionDecisionForm(),
         "ad_form": ad_form or AdForm(user=request.user),
     }
