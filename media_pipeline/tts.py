@@ -14,6 +14,7 @@ import numpy as np
 
 from media_pipeline.audio import frame_aligned_length, silence, wav_writer, write_wav
 from media_pipeline.captions import Cue, sentence_cues, split_sentences
+from media_pipeline.content_keys import model_files_version
 from media_pipeline.errors import (
     ModelNotFoundError,
     SpeechSynthesisError,
@@ -72,6 +73,10 @@ class SpeechEngine(Protocol):
 
     def sample_rate(self, voice: str) -> int: ...
 
+    def model_version(self, voice: str) -> str:
+        """What identifies the software and model that speak: a new one misses the cache."""
+        ...
+
     def voices(self) -> list[str]:
         """The names of the voices this engine has here."""
         ...
@@ -118,6 +123,10 @@ class PiperEngine:
 
     def sample_rate(self, voice: str) -> int:
         return self.load(voice).config.sample_rate
+
+    def model_version(self, voice: str) -> str:
+        path = self.voice_path(voice)
+        return model_files_version("piper-tts", [path, path.with_suffix(".onnx.json")])
 
     def default_voice(self, language: str) -> str | None:
         """The first voice for the language (en-US), else for its base language (en)."""

@@ -17,9 +17,11 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path
+from typing import Protocol
 
 from media_pipeline.audio import concatenate_wavs, exact_wav_duration
 from media_pipeline.chapters import chapters_from, to_ffmetadata
+from media_pipeline.content_keys import digest, file_digest, keyframe_key, program_stamp
 from media_pipeline.errors import VideoAssemblyError
 from media_pipeline.frame_rate import frame_rate_argument
 from media_pipeline.h264 import StillPicture, UnsupportedStream, split_access_units
@@ -53,6 +55,14 @@ KEYFRAME_X264_PARAMS = ":".join(
         "pic-struct=0",
     ]
 )  # fmt: skip
+
+
+class KeyframeStore(Protocol):
+    """Where encoded keyframes are kept between videos, by key (content_keys.keyframe_key)."""
+
+    def get_many(self, keys: Sequence[str]) -> dict[str, bytes]: ...
+
+    def put(self, key: str, data: bytes) -> None: ...
 
 
 @dataclass(frozen=True)
@@ -98,11 +108,15 @@ def assemble_video(
     *,
     check: StopCheck = never_stop,
     chapter_titles: Sequence[str] = (),
+    keyframe_store: KeyframeStore | None = None,
 ) -> AssembledVideo:
     """Return the MP4 written to out_path: each slide shown while its narration plays.
 
     `check` is called between steps and while each program runs; it raises to stop the work.
     With `chapter_titles` (one per clip), each slide is a chapter of the MP4 under its title.
+    With a `keyframe_store`, slides whose keyframe it holds are not encoded again, and new
+    keyframes are put there (each is a complete IDR picture with its own parameter sets,
+    so keyframes of different runs with the same settings can stand side by side).
     """
     if not clips:
         raise VideoAssemblyError("There are no slides to assemble.")
@@ -125,8 +139,9 @@ def assemble_video(
             )
             gop_frames = max(1, round(Fraction(options.gop_seconds) * fps))
             job = _VideoJob(
-                ffmpeg, [clip.image for clip in clips], frame_counts, gop_frames, options, check
-            )
+                ffmpeg, [clip.image for clip in clips], frame_counts, gop_frames, options, check,
+                keyframe_store,
+            )  # fmt: skip
             skip_frames = options.skip_frames and _write_skip_frames(job, pool, video_stream)
             if not skip_frames:
                 _write_every_frame(job, pool, video_stream)
@@ -220,9 +235,17 @@ class _VideoJob:
     gop_frames: int
     options: VideoOptions
     check: StopCheck
+    keyframe_store: KeyframeStore | None = None
 
     def batches(self) -> list[range]:
         return keyframe_batches(len(self.images), self.options.parallel_encoders)
+
+    def keyframe_keys(self) -> list[str]:
+        settings = digest(
+            self.options.width, self.options.height, self.options.x264_preset,
+            self.options.crf, KEYFRAME_X264_PARAMS, program_stamp(self.ffmpeg),
+        )  # fmt: skip
+        return [keyframe_key(file_digest(image), settings) for image in self.images]
 
 
 def _write_skip_frames(job: _VideoJob, pool: ThreadPoolExecutor, out: Path) -> bool:
@@ -232,27 +255,44 @@ def _write_skip_frames(job: _VideoJob, pool: ThreadPoolExecutor, out: Path) -> b
     encode every frame instead.
     """
 
-    def encode(batch: range) -> list[StillPicture]:
+    def encode(indices: list[int]) -> list[StillPicture]:
         job.check()
-        keyframes = out.with_name(f"keyframes-{batch.start:04d}.h264")
+        keyframes = out.with_name(f"keyframes-{indices[0]:04d}.h264")
         _encode_keyframes(
-            job.ffmpeg, [job.images[i] for i in batch], keyframes, job.options, check=job.check
+            job.ffmpeg, [job.images[i] for i in indices], keyframes, job.options, check=job.check
         )
         stills = [StillPicture.from_stream(p) for p in split_access_units(keyframes.read_bytes())]
-        if len(stills) != len(batch):
+        keyframes.unlink()
+        if len(stills) != len(indices):
             raise UnsupportedStream(
-                f"The encoder produced {len(stills)} keyframes for {len(batch)} slides."
+                f"The encoder produced {len(stills)} keyframes for {len(indices)} slides."
             )
         return stills
 
+    keys = job.keyframe_keys() if job.keyframe_store else []
+    cached = job.keyframe_store.get_many(keys) if job.keyframe_store else {}
+    stills: list[StillPicture | None] = [None] * len(job.images)
     futures = []
     try:
         if min(job.frame_counts) < 2:
             raise UnsupportedStream("A slide of one frame would put two keyframes side by side.")
-        futures = [pool.submit(encode, batch) for batch in job.batches()]
-        stills = [still for future in futures for still in future.result()]
+        for index, key in enumerate(keys):
+            if key in cached:
+                stills[index] = StillPicture.from_stream(cached[key])
+        missing = [index for index, still in enumerate(stills) if still is None]
+        batches = [
+            [missing[i] for i in part]
+            for part in keyframe_batches(len(missing), job.options.parallel_encoders)
+            if len(part)
+        ]
+        futures = [(batch, pool.submit(encode, batch)) for batch in batches]
+        for batch, future in futures:
+            for index, still in zip(batch, future.result(), strict=True):
+                stills[index] = still
+                if job.keyframe_store:
+                    job.keyframe_store.put(keys[index], still.keyframe)
     except UnsupportedStream as exc:
-        for future in futures:
+        for _, future in futures:
             future.cancel()
         logger.warning("encoding every frame with x264, as copies are not possible: %s", exc)
         return False

@@ -17,6 +17,7 @@ from typing import ClassVar
 
 import numpy as np
 
+from media_pipeline.content_keys import model_files_version
 from media_pipeline.errors import ModelNotFoundError, PipelineError, SpeechSynthesisError
 
 logger = logging.getLogger("media_pipeline.xtts")
@@ -99,6 +100,15 @@ class XttsEngine:
 
     def sample_rate(self, voice: str) -> int:
         return SAMPLE_RATE
+
+    def model_version(self, voice: str) -> str:
+        # The checkpoint is gigabytes: its size and time stand in for its hash.
+        folder = self.model_dir
+        if folder is None or any(not (folder / name).exists() for name in MODEL_FILES):
+            raise ModelNotFoundError(f"The XTTS model is not installed here ({folder}).")
+        stamp = (folder / "model.pth").stat()
+        config = model_files_version("coqui-tts", [folder / "config.json", folder / "vocab.json"])
+        return f"{config}; model.pth {stamp.st_size} {stamp.st_mtime_ns}"
 
     def model(self):
         """Return the loaded model, loading it on first use in this process."""

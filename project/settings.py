@@ -195,6 +195,8 @@ SLIDECAST = {
     "RENDER_SANDBOX": env_str("SLIDECAST_RENDER_SANDBOX", "auto"),
     "RENDER_MEMORY_BYTES": env_int("SLIDECAST_RENDER_MEMORY_MB", 2048, minimum=256) * 1024**2,
     "PARTIAL_RESULTS": env_bool("SLIDECAST_PARTIAL_RESULTS", True),
+    # Reuse each owner's slide audio, images and keyframes by content (jobs/narration/content_cache.py).
+    "CONTENT_CACHE": env_bool("SLIDECAST_CONTENT_CACHE", True),
     "RENDER_TIMEOUT_SECONDS": env_int("SLIDECAST_RENDER_TIMEOUT_SECONDS", 300, minimum=1),
     "FFMPEG_TIMEOUT_SECONDS": env_int("SLIDECAST_FFMPEG_TIMEOUT_SECONDS", 900, minimum=1),
     # x264 preset of the slides' keyframes, each encoded once (slower: smaller files).

@@ -7,6 +7,7 @@ import uuid
 from django.conf import settings
 from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
+from django.utils import timezone
 
 # The kinds of deck, by the extension they are stored under (decided by their content).
 DECK_EXTENSIONS = ("pptx", "pdf", "odp")
@@ -108,6 +109,9 @@ class Job(models.Model):
     batch = models.ForeignKey(
         "jobs.MediaBatch", null=True, blank=True, on_delete=models.CASCADE, related_name="jobs"
     )
+    stored_bytes = models.BigIntegerField(
+        default=0, help_text="Bytes of the files stored for this job alone (cached ones apart)."
+    )
 
     class Meta:
         ordering = ["-created_at"]
@@ -131,6 +135,7 @@ class Job(models.Model):
 
 class Slide(models.Model):
     class Status(models.TextChoices):
+        PENDING = "pending", "Waiting for narration"
         RENDERED = "rendered", "Rendered"
         NARRATING = "narrating", "Narrating"
         NARRATED = "narrated", "Narrated"
@@ -150,8 +155,11 @@ class Slide(models.Model):
     audio = models.FileField(max_length=255, blank=True)
     duration_seconds = models.FloatField(null=True, blank=True)
     cues = models.JSONField(default=list, blank=True)
-    status = models.CharField(max_length=20, choices=Status.choices, default=Status.RENDERED)
+    status = models.CharField(max_length=20, choices=Status.choices, default=Status.PENDING)
     error = models.TextField(blank=True)
+    # Taken from the owner's content cache instead of made for this job.
+    image_cached = models.BooleanField(default=False)
+    audio_cached = models.BooleanField(default=False)
     updated_at = models.DateTimeField(auto_now=True)
 
     class Meta:
@@ -162,3 +170,39 @@ class Slide(models.Model):
 
     def __str__(self) -> str:
         return f"Slide {self.index} of {self.job_id}"
+
+
+class CachedArtifact(models.Model):
+    """A slide's audio, image or encoded keyframe, kept under its content key for reuse.
+
+    Shared by the jobs of one owner, never across owners; expires with the cleanup's
+    output retention after its last use (jobs.operations.cleanup).
+    """
+
+    class Kind(models.TextChoices):
+        AUDIO = "audio", "Narration audio"
+        IMAGE = "image", "Slide image"
+        KEYFRAME = "keyframe", "Encoded keyframe"
+
+    owner = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="cached_artifacts"
+    )
+    kind = models.CharField(max_length=10, choices=Kind.choices)
+    key = models.CharField(max_length=64, help_text="SHA-256 of what shapes the content.")
+    file = models.FileField(max_length=255)
+    size_bytes = models.BigIntegerField()
+    # Audio: duration_seconds and cues, so a hit needs no decoding.
+    metadata = models.JSONField(default=dict, blank=True)
+    hits = models.PositiveIntegerField(default=0)
+    created_at = models.DateTimeField(auto_now_add=True)
+    last_used_at = models.DateTimeField(default=timezone.now, db_index=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["owner", "kind", "key"], name="unique_cached_artifact_per_owner"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.kind} {self.key[:12]} of user {self.owner_id}"

@@ -32,11 +32,23 @@ PROGRESS_DONE = 100
 
 
 @dataclass(frozen=True)
-class RenderedSlide:
+class ReadSlide:
+    """A shown slide as read from the deck, with what the owner's cache already holds of it."""
+
     source_number: int
     notes: str
-    image_name: str
     title: str = ""
+    image_name: str = ""
+    audio_name: str = ""
+    duration_seconds: float | None = None
+    cues: tuple = ()
+
+
+@dataclass(frozen=True)
+class SlideImage:
+    image_name: str
+    title: str
+    cached: bool
 
 
 def decompose_defer(job: Job) -> None:
@@ -81,32 +93,90 @@ def job_start_decomposition(*, job_id: str) -> bool:
 
 
 @transaction.atomic
-def job_slides_create(
-    *, job_id: str, slides: Sequence[RenderedSlide], warnings: Sequence[str] = ()
-) -> bool:
-    """Create the job's slides and queue one narration per slide, all in one transaction."""
+def job_slides_create(*, job_id: str, slides: Sequence[ReadSlide]) -> list[Slide] | None:
+    """Create the job's slides and queue the narration of those the cache lacks, before rendering.
+
+    Narration needs only the notes, so it runs while the slides are rendered. A step run
+    again (a retry) keeps the slides it made and queues again what is not narrated.
+    Returns the slides, or None when the job no longer wants them.
+    """
     job = Job.objects.select_for_update().select_related("persona").get(id=job_id)
     if job.status != Job.Status.PROCESSING_SLIDES:
-        return False
+        return None
+    existing = list(job.slides.order_by("index"))
+    if existing:
+        again = [
+            slide.id
+            for slide in existing
+            if slide.status in (Slide.Status.PENDING, Slide.Status.RENDERED, Slide.Status.FAILED)
+        ]
+        Slide.objects.filter(id__in=again).update(status=Slide.Status.PENDING, error="")
+        narrations_defer(job, again)
+        return existing
     created = Slide.objects.bulk_create(
         Slide(
             job=job,
             index=index,
             source_number=slide.source_number,
             notes=slide.notes,
-            image=slide.image_name,
             title=slide.title,
+            image=slide.image_name,
+            image_cached=bool(slide.image_name),
+            audio=slide.audio_name,
+            audio_cached=bool(slide.audio_name),
+            duration_seconds=slide.duration_seconds,
+            cues=list(slide.cues),
+            status=Slide.Status.NARRATED if slide.audio_name else Slide.Status.PENDING,
         )
         for index, slide in enumerate(slides, start=1)
     )
     job.slide_count = len(created)
-    job.status = Job.Status.SYNTHESIZING_AUDIO
-    job.progress = PROGRESS_RENDERED
-    job.error = ""
+    job.progress = _progress(job, rendered=False)
+    job.save(update_fields=["slide_count", "progress"])
+    narrations_defer(job, [slide.id for slide in created if not slide.audio])
+    return created
+
+
+@transaction.atomic
+def job_slides_rendered(
+    *, job_id: str, images: Sequence[SlideImage], warnings: Sequence[str] = ()
+) -> bool:
+    """Record the slides' images; queue the assembly when every slide is narrated too.
+
+    Rendering and narration end in either order; the job row's lock makes exactly one of
+    them see both done.
+    """
+    job = Job.objects.select_for_update().get(id=job_id)
+    if job.status != Job.Status.PROCESSING_SLIDES:
+        return False
+    slides = list(job.slides.order_by("index"))
+    for slide, image in zip(slides, images, strict=True):
+        slide.image, slide.title, slide.image_cached = image.image_name, image.title, image.cached
+    Slide.objects.bulk_update(slides, ["image", "title", "image_cached"])
     job.warnings = [*job.warnings, *warnings]
-    job.save(update_fields=["slide_count", "status", "progress", "error", "warnings"])
-    narrations_defer(job, [slide.id for slide in created])
+    job.error = ""
+    job.progress = _progress(job, rendered=True)
+    if job.slides.exclude(status=Slide.Status.NARRATED).exists():
+        job.status = Job.Status.SYNTHESIZING_AUDIO
+        job.save(update_fields=["status", "progress", "error", "warnings"])
+        return True
+    job.status = Job.Status.ASSEMBLING_VIDEO
+    job.save(update_fields=["status", "progress", "error", "warnings"])
+    assembly_defer(job)
     return True
+
+
+def _progress(job: Job, *, rendered: bool) -> int:
+    # Rendering is the first fifth of the bar, narration most of the rest, in any order.
+    total = job.slides.count()
+    narrated = job.slides.filter(status=Slide.Status.NARRATED).count()
+    share = narrated / total if total else 0
+    return round(
+        (PROGRESS_RENDERED if rendered else 2) + (PROGRESS_NARRATED - PROGRESS_RENDERED) * share
+    )
+
+
+NARRATING_JOB = (Job.Status.PROCESSING_SLIDES, Job.Status.SYNTHESIZING_AUDIO)
 
 
 def slide_start_narration(*, slide_id: int) -> bool:
@@ -114,8 +184,13 @@ def slide_start_narration(*, slide_id: int) -> bool:
     return (
         Slide.objects.filter(
             id=slide_id,
-            job__status=Job.Status.SYNTHESIZING_AUDIO,
-            status__in=[Slide.Status.RENDERED, Slide.Status.NARRATING, Slide.Status.FAILED],
+            job__status__in=NARRATING_JOB,
+            status__in=[
+                Slide.Status.PENDING,
+                Slide.Status.RENDERED,
+                Slide.Status.NARRATING,
+                Slide.Status.FAILED,
+            ],
         ).update(status=Slide.Status.NARRATING, error="")
         == 1
     )
@@ -129,35 +204,36 @@ def slide_narration_store(
     duration_seconds: float,
     cues: list[dict],
     warning: str = "",
+    cached: bool = False,
 ) -> bool:
     """Record a slide's narration; return True when it was the last one and assembly is queued.
 
-    A `warning` says the narration is not what was asked for (a slide left silent).
+    A `warning` says the narration is not what was asked for (a slide left silent);
+    `cached` that it came from the owner's cache.
 
     Slides of one job finish on many workers at once. Locking the job row serialises them,
     so exactly one of them sees no slide left to narrate and queues the assembly.
     """
     job_id = Slide.objects.values_list("job_id", flat=True).get(id=slide_id)
     job = Job.objects.select_for_update().get(id=job_id)
-    if job.status != Job.Status.SYNTHESIZING_AUDIO:
+    if job.status not in NARRATING_JOB:
         return False
     Slide.objects.filter(id=slide_id).update(
         audio=audio_name,
+        audio_cached=cached,
         duration_seconds=duration_seconds,
         cues=cues,
         status=Slide.Status.NARRATED,
         error="",
     )
-    total = job.slides.count()
+    rendered = job.status == Job.Status.SYNTHESIZING_AUDIO
     remaining = job.slides.exclude(status=Slide.Status.NARRATED).count()
-    narrated_share = (total - remaining) / total
-    job.progress = round(
-        PROGRESS_RENDERED + (PROGRESS_NARRATED - PROGRESS_RENDERED) * narrated_share
-    )
+    job.progress = _progress(job, rendered=rendered)
     job.error = ""  # a note about an earlier retry no longer applies
     if warning:
         job.warnings = [*job.warnings, warning]
-    if remaining:
+    if remaining or not rendered:
+        # Still rendering: recording the images will queue the assembly.
         job.save(update_fields=["progress", "error", "warnings"])
         return False
     job.status = Job.Status.ASSEMBLING_VIDEO

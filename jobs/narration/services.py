@@ -189,12 +189,13 @@ def job_retry(*, job: Job) -> str:
     job.assembly_claim = None
     slides = list(job.slides.all())
     missing = [slide.id for slide in slides if slide.status != Slide.Status.NARRATED]
-    if not slides:
+    if not slides or any(not slide.image for slide in slides):
+        # Rendering did not finish: decomposing again keeps the slides and their narration.
         job.status, job.progress, step = Job.Status.PENDING, 0, "decompose"
         job.save()
         progress.decompose_defer(job)
     elif missing:
-        Slide.objects.filter(id__in=missing).update(status=Slide.Status.RENDERED, error="")
+        Slide.objects.filter(id__in=missing).update(status=Slide.Status.PENDING, error="")
         job.status, step = Job.Status.SYNTHESIZING_AUDIO, "narrate"
         job.save()
         progress.narrations_defer(job, missing)

@@ -13,7 +13,8 @@ from pathlib import Path
 
 from django.core.files.storage import default_storage
 
-from jobs.narration import progress
+from jobs.narration import progress, slide_content
+from jobs.narration.content_cache import KeyframeStore, content_cache_enabled
 from jobs.narration.models import Job, Slide
 from jobs.narration.pipeline_config import (
     deck_limits,
@@ -32,7 +33,7 @@ from media_pipeline.deck_kinds import check_deck, render_deck
 from media_pipeline.errors import InvalidDeckError, PipelineError, VoiceUnavailableError
 from media_pipeline.script import NarrationMarkupError, parse_script
 from media_pipeline.tools import StopCheck, never_stop
-from media_pipeline.tts import Narration, narrate, silent_narration
+from media_pipeline.tts import narrate, silent_narration
 from media_pipeline.video import SlideClip, assemble_video
 
 logger = logging.getLogger("slidecast.steps")
@@ -45,11 +46,15 @@ def _work_dir(job_id: str, step: str) -> tempfile.TemporaryDirectory:
 
 
 def decompose_job(*, job_id: str, check: StopCheck = never_stop) -> None:
-    """Validate the deck, read its notes, render its slides, then queue their narration."""
+    """Read and check the deck, queue its narration, then render the slides the cache lacks.
+
+    The slides and their narration tasks exist before LibreOffice starts, so other worker
+    slots narrate while this one renders.
+    """
     if not progress.job_start_decomposition(job_id=job_id):
         logger.info("job %s is not waiting for decomposition; skipped", job_id)
         return
-    job = Job.objects.get(id=job_id)
+    job = Job.objects.select_related("persona").get(id=job_id)
     with _work_dir(job_id, "decompose") as tmp:
         work = Path(tmp)
         # The stored name says what the upload looked like; its content decides again here.
@@ -60,23 +65,54 @@ def decompose_job(*, job_id: str, check: StopCheck = never_stop) -> None:
             notes_file = storage_fetch(job.notes_sidecar.name, work / f"notes{extension}")
         checked = check_deck(deck, deck_limits(), notes_file=notes_file)
         _check_markup(checked.slides)
-        deck_render = render_deck(deck, checked, work / "render", render_options(job), check=check)
-        check_temp_usage(work, what="Rendering the slides")
-        rendered = []
-        for index, slide in enumerate(deck_render.slides, 1):
-            check()
-            name = storage_put(f"{job.storage_prefix()}/slides/slide-{index:03d}.png", slide.image)
-            rendered.append(
-                progress.RenderedSlide(
-                    source_number=slide.number,
-                    notes=slide.notes,
-                    image_name=name,
-                    title=chapter_title(slide.title, index),
-                )
+        keys = slide_content.image_keys(job, deck, checked)
+        images = slide_content.cached_images(job, keys)
+        audio_keys = [slide_content.narration_key(job, slide.notes) for slide in checked.slides]
+        narrations = slide_content.cached_narrations(job, audio_keys)
+        read = [
+            _read_slide(index, slide, images.get(key), narrations.get(audio_key))
+            for index, (slide, key, audio_key) in enumerate(
+                zip(checked.slides, keys, audio_keys, strict=True), 1
             )
-    progress.job_slides_create(
-        job_id=job_id, slides=rendered, warnings=_link_warnings(deck_render.removed_links)
+        ]
+        if progress.job_slides_create(job_id=job_id, slides=read) is None:
+            return
+        if len(images) == len(set(keys)):
+            removed = tuple(next(iter(images.values())).metadata.get("removed_links", ()))
+            slide_images = [
+                progress.SlideImage(images[key].file.name, images[key].metadata["title"], True)
+                for key in keys
+            ]
+        else:
+            deck_render = render_deck(
+                deck, checked, work / "render", render_options(job), check=check
+            )
+            check_temp_usage(work, what="Rendering the slides")
+            removed = deck_render.removed_links
+            slide_images = []
+            for index, (slide, key) in enumerate(zip(deck_render.slides, keys, strict=True), 1):
+                check()
+                title = chapter_title(slide.title, index)
+                metadata = {"title": title, "removed_links": list(removed)}
+                name = slide_content.image_store(
+                    job, key=key, index=index, local=slide.image, metadata=metadata
+                )
+                slide_images.append(progress.SlideImage(name, title, cached=False))
+    progress.job_slides_rendered(
+        job_id=job_id, images=slide_images, warnings=_link_warnings(removed)
     )
+
+
+def _read_slide(index: int, slide, image, narration) -> progress.ReadSlide:
+    title = image.metadata["title"] if image else chapter_title(slide.title, index)
+    if narration is None:
+        return progress.ReadSlide(
+            slide.number, slide.notes, title, image.file.name if image else ""
+        )
+    return progress.ReadSlide(
+        slide.number, slide.notes, title, image.file.name if image else "",
+        narration.name, narration.duration_seconds, tuple(narration.cues),
+    )  # fmt: skip
 
 
 def _check_markup(slide_notes) -> None:
@@ -134,7 +170,10 @@ def narrate_job_slide_silently(*, slide_id: int, reason: str) -> None:
             sample_rate=_voice_sample_rate(job),
             fps=options.fps,
         )
-        _store_narration(slide, narration, warning=(
+        stored = slide_content.narration_store(
+            job, key=None, index=slide.index, narration=narration
+        )
+        _record_narration(slide, stored, warning=(
             f"Slide {slide.index} is silent: its narration failed ({reason}). "
             "Retry the job to try it again."
         ))  # fmt: skip
@@ -151,6 +190,12 @@ def _voice_sample_rate(job: Job) -> int:
 
 def _narrate(slide: Slide, *, check: StopCheck) -> None:
     job = slide.job
+    key = slide_content.narration_key(job, slide.notes)
+    # Another job of the owner may have made it since this one looked.
+    cached = slide_content.cached_narrations(job, [key]).get(key) if key else None
+    if cached is not None:
+        _record_narration(slide, cached)
+        return
     engine = speech_engines().get(job.persona.tts_engine)
     with _work_dir(str(job.id), f"narrate-{slide.index}") as tmp:
         narration = narrate(
@@ -161,7 +206,19 @@ def _narrate(slide: Slide, *, check: StopCheck) -> None:
             out_wav=Path(tmp) / "narration.wav",
             check=check,
         )
-        _store_narration(slide, narration)
+        stored = slide_content.narration_store(job, key=key, index=slide.index, narration=narration)
+        _record_narration(slide, stored)
+
+
+def _record_narration(slide: Slide, stored, *, warning: str = "") -> None:
+    progress.slide_narration_store(
+        slide_id=slide.id,
+        audio_name=stored.name,
+        duration_seconds=stored.duration_seconds,
+        cues=stored.cues,
+        warning=warning,
+        cached=stored.cached,
+    )
 
 
 def _voice(job: Job, engine, folder: Path) -> str:
@@ -174,19 +231,6 @@ def _voice(job: Job, engine, folder: Path) -> str:
             f"The persona {job.persona.name!r} has no prepared reference recording to clone."
         )
     return str(storage_fetch(reference.prepared.name, folder / "reference.wav"))
-
-
-def _store_narration(slide: Slide, narration: Narration, *, warning: str = "") -> None:
-    audio_name = storage_put(
-        f"{slide.job.storage_prefix()}/audio/slide-{slide.index:03d}.wav", narration.wav_path
-    )
-    progress.slide_narration_store(
-        slide_id=slide.id,
-        audio_name=audio_name,
-        duration_seconds=narration.duration,
-        cues=[cue.as_dict() for cue in narration.cues],
-        warning=warning,
-    )
 
 
 def _outputs_unclaimed(job_id: str, claim: int, video_name: str) -> bool:
@@ -221,9 +265,12 @@ def assemble_job_video(*, job_id: str, claim: int, check: StopCheck = never_stop
             )
         # Jobs from before titles were read have none: their slides are named by position.
         titles = [slide.title or chapter_title("", slide.index) for slide in slides]
+        keyframes = (
+            KeyframeStore(job.owner_id, work / "keyframes") if content_cache_enabled() else None
+        )
         video = assemble_video(
             clips, work / "video.mp4", work / "encode", video_options(job), check=check,
-            chapter_titles=titles,
+            chapter_titles=titles, keyframe_store=keyframes,
         )  # fmt: skip
         check_temp_usage(work, what="Assembling the video")
         cues = place_cues(

@@ -1,4 +1,4 @@
-"""The nightly cleanup: what is past retention goes (queue jobs, job files, temp folders)."""
+"""The nightly cleanup: what is past retention goes (queue jobs, job files, cache, temp folders)."""
 
 from __future__ import annotations
 
@@ -16,6 +16,7 @@ from procrastinate.contrib.django.models import ProcrastinateJob, ProcrastinateW
 
 from jobs.access.services import api_rate_windows_prune
 from jobs.media.models import MediaJob
+from jobs.narration.content_cache import cached_artifacts_expire
 from jobs.narration.models import Job
 from jobs.operations.models import DeadLetter, WorkerHost
 from jobs.operations.queue_pause import held_jobs_prune
@@ -39,6 +40,8 @@ class CleanupReport:
     dead_letters: int = 0
     samples: int = 0
     workers: int = 0
+    cache_entries: int = 0
+    cache_bytes: int = 0
 
 
 def cleanup_run() -> CleanupReport:
@@ -82,6 +85,8 @@ def cleanup_run() -> CleanupReport:
         media_job.artifacts.all().delete()
         report.jobs_expired.append(str(media_job.id))
 
+    # A cached slide is kept as long as a job's files would be, from its last use.
+    report.cache_entries, report.cache_bytes = cached_artifacts_expire(unused_since=output_cutoff)
     report.temp_folders = _remove_old_temp_folders(_oversight("TEMP_MAX_AGE_HOURS"))
     api_rate_windows_prune()
     report.samples = resource_samples_prune()

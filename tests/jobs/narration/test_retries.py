@@ -8,6 +8,7 @@ from procrastinate.contrib.django.models import ProcrastinateJob
 
 from jobs.models import DeadLetter, Job
 from jobs.operations import dead_letters
+from jobs import queueing
 from jobs.queueing import MAX_ATTEMPTS, RETRY, RunLimitedRetry
 from media_pipeline.errors import DeckRenderError, InvalidDeckError
 from tests.conftest import submit_deck
@@ -59,7 +60,7 @@ def test_a_step_that_keeps_timing_out_is_retried_then_fails_with_the_reason(
     assert job.status == Job.Status.FAILED
     assert job.error_code == "render_failed"
     assert "LibreOffice (rendering the slides) took longer than 0.05 seconds" in job.error
-    queued = ProcrastinateJob.objects.get(args__job_id=str(job.id))
+    queued = ProcrastinateJob.objects.get(args__job_id=str(job.id), task_name=queueing.DECOMPOSE)
     assert (queued.status, queued.attempts) == ("failed", MAX_ATTEMPTS)
 
     # The last failure is kept as a dead letter, with what procrastinate does not keep.

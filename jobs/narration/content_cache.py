@@ -1,0 +1,135 @@
+"""The per-owner content cache: slide audio, slide images and encoded keyframes by content key.
+
+A job looks its slides' keys up before doing the work and stores what it made after. The
+keys come from media_pipeline.content_keys; the files live in the storage backend under
+cache/<owner>/<kind>/, and a slide that reuses one points at that file instead of a copy.
+Entries expire with the cleanup's output retention, counted from their last use.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterable
+from datetime import datetime
+from pathlib import Path
+
+from django.conf import settings
+from django.core.files.storage import default_storage
+from django.db import transaction
+from django.db.models import F
+from django.utils import timezone
+
+from jobs.narration.models import CachedArtifact
+from jobs.storage import storage_fetch, storage_put
+
+logger = logging.getLogger("slidecast.cache")
+
+Kind = CachedArtifact.Kind
+
+
+def content_cache_enabled() -> bool:
+    return settings.SLIDECAST["CONTENT_CACHE"]
+
+
+def cached_artifacts_use(*, owner_id: int, kind: str, keys: Iterable[str]) -> dict:
+    """Return the owner's entries of these keys whose files exist, and mark them used.
+
+    An entry whose file has gone (removed by hand, a bucket emptied) is dropped: the
+    work is done again and stored anew.
+    """
+    wanted = set(keys)
+    if not wanted or not content_cache_enabled():
+        return {}
+    found = {
+        entry.key: entry
+        for entry in CachedArtifact.objects.filter(owner_id=owner_id, kind=kind, key__in=wanted)
+    }
+    gone = [key for key, entry in found.items() if not default_storage.exists(entry.file.name)]
+    if gone:
+        CachedArtifact.objects.filter(owner_id=owner_id, kind=kind, key__in=gone).delete()
+        for key in gone:
+            del found[key]
+    if found:
+        CachedArtifact.objects.filter(id__in=[entry.id for entry in found.values()]).update(
+            hits=F("hits") + 1, last_used_at=timezone.now()
+        )
+    return found
+
+
+def cached_artifact_store(
+    *, owner_id: int, kind: str, key: str, local_path: Path, metadata: dict | None = None
+) -> CachedArtifact:
+    """Store a file under its key for the owner and return its entry (an existing one wins).
+
+    Two jobs that make the same content at once both store it; the file name is the key,
+    so both write the same bytes, and the first row stays.
+    """
+    existing = CachedArtifact.objects.filter(owner_id=owner_id, kind=kind, key=key).first()
+    if existing is not None and default_storage.exists(existing.file.name):
+        return existing
+    name = storage_put(cache_name(owner_id, kind, key, local_path.suffix), local_path)
+    with transaction.atomic():
+        entry, created = CachedArtifact.objects.get_or_create(
+            owner_id=owner_id,
+            kind=kind,
+            key=key,
+            defaults={
+                "file": name,
+                "size_bytes": local_path.stat().st_size,
+                "metadata": metadata or {},
+            },
+        )
+        if not created and entry.file.name != name:
+            entry.file, entry.size_bytes = name, local_path.stat().st_size
+            entry.metadata, entry.last_used_at = metadata or {}, timezone.now()
+            entry.save(update_fields=["file", "size_bytes", "metadata", "last_used_at"])
+    return entry
+
+
+def cache_name(owner_id: int, kind: str, key: str, suffix: str) -> str:
+    return f"cache/{owner_id}/{kind}/{key[:2]}/{key}{suffix}"
+
+
+def cached_artifacts_expire(*, unused_since: datetime) -> tuple[int, int]:
+    """Delete entries (and files) not used since then; return (entries, bytes) removed."""
+    removed = bytes_removed = 0
+    stale = CachedArtifact.objects.filter(last_used_at__lt=unused_since).order_by("id")
+    for entry in stale.iterator(chunk_size=500):
+        # A job that has just taken the entry keeps it: only delete what is still stale.
+        if CachedArtifact.objects.filter(id=entry.id, last_used_at__lt=unused_since).delete()[0]:
+            default_storage.delete(entry.file.name)
+            removed += 1
+            bytes_removed += entry.size_bytes
+    if removed:
+        logger.info("content cache: %d entries (%d bytes) expired", removed, bytes_removed)
+    return removed, bytes_removed
+
+
+class KeyframeStore:
+    """The keyframe cache as media_pipeline.video sees it: encoded keyframes by key, as bytes."""
+
+    def __init__(self, owner_id: int, work_dir: Path) -> None:
+        self.owner_id = owner_id
+        self.work_dir = work_dir
+
+    def get_many(self, keys: Iterable[str]) -> dict[str, bytes]:
+        entries = cached_artifacts_use(owner_id=self.owner_id, kind=Kind.KEYFRAME, keys=keys)
+        found = {}
+        for key, entry in entries.items():
+            local = storage_fetch(entry.file.name, self.work_dir / f"{key}.h264")
+            found[key] = local.read_bytes()
+            local.unlink()
+        return found
+
+    def put(self, key: str, data: bytes) -> None:
+        if not content_cache_enabled():
+            return
+        local = self.work_dir / f"{key}.h264"
+        local.parent.mkdir(parents=True, exist_ok=True)
+        local.write_bytes(data)
+        try:
+            cached_artifact_store(
+                owner_id=self.owner_id, kind=Kind.KEYFRAME, key=key, local_path=local
+            )
+        finally:
+            local.unlink()
