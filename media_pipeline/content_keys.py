@@ -12,9 +12,9 @@ them into output; bump a `*_FORMAT` constant when that code changes what it make
 * slide image: for a .pptx, the slide's XML and every part it reaches through its
   relationships (layout, master, theme, pictures, charts, embedded objects) except its notes
   and links to other slides, the deck-wide parts that change how any slide looks (slide
-  size, fonts, table styles), the content types of the parts reached, and the slide's position (slide-number fields);
-  for an .odp, the deck with its notes left out, and the page; for a PDF, the file and the
-  page. Plus the render settings (size, renderer versions).
+  size, fonts, table styles), the content types of the parts reached, and the slide's
+  position (slide-number fields); for an .odp, the deck with its notes left out, and the
+  page; for a PDF, the file and the page. Plus the render settings (size, renderer versions).
 * keyframe: the slide image's bytes and the encoder settings.
 """
 
@@ -165,13 +165,16 @@ def _pptx_slide_keys(path: Path, slide_numbers: Sequence[int], render_settings: 
         deck_wide += [archive.read(name) for name in _DECK_WIDE_PARTS if package.has(name)]
         shared = digest(*deck_wide)
         content_type = _content_types(archive)
+        # Slides share their layouts, masters and themes: each part is read once per deck.
+        part_digest = functools.cache(lambda name: _part_digest(archive, name))
+        shown_links = functools.cache(lambda name: _shown_links(package, name))
         keys = []
         for number in slide_numbers:
             part = slide_parts[number - 1]
             # A part's content type says how it is read: each reached part's is in its key.
             parts = [
-                (name, content_type(name), links, _part_digest(archive, name))
-                for name, links in _reachable_parts(package, part)
+                (name, content_type(name), links, part_digest(name))
+                for name, links in _reachable_parts(part, shown_links)
             ]
             keys.append(
                 digest("image", IMAGE_FORMAT, "pptx", shared, number, parts, render_settings)
@@ -179,23 +182,26 @@ def _pptx_slide_keys(path: Path, slide_numbers: Sequence[int], render_settings: 
     return keys
 
 
-def _reachable_parts(package: Package, start: str) -> list[tuple[str, list]]:
+def _shown_links(package: Package, part: str) -> tuple:
+    """The part's relationships that change how it looks, in id order."""
+    return tuple(
+        (rel.id, rel.type, rel.part)
+        for rel in sorted(package.relationships(part).values(), key=lambda r: r.id)
+        if not rel.type.endswith(_NOT_RENDERED) and (rel.part is None or package.has(rel.part))
+    )
+
+
+def _reachable_parts(start: str, shown_links) -> list[tuple[str, tuple]]:
     """The parts a slide shows, each with its relationships, in a stable order."""
     seen, order, stack = {start}, [], [start]
     while stack:
         part = stack.pop()
-        shown = [
-            relationship
-            for relationship in sorted(package.relationships(part).values(), key=lambda r: r.id)
-            if not relationship.type.endswith(_NOT_RENDERED)
-        ]
-        order.append((part, [(rel.id, rel.type, rel.part) for rel in shown]))
-        for relationship in shown:
-            target = relationship.part
-            if target is None or target in seen or not package.has(target):
-                continue
-            seen.add(target)
-            stack.append(target)
+        links = shown_links(part)
+        order.append((part, links))
+        for _, _, target in links:
+            if target is not None and target not in seen:
+                seen.add(target)
+                stack.append(target)
     return order
 
 

@@ -91,6 +91,54 @@ def test_compose_services_are_wired_for_scale_out(compose):
     assert gpu["deploy"]["resources"]["reservations"]["devices"][0]["capabilities"] == ["gpu"]
 
 
+APP_SERVICES = ("migrate", "web", "worker-cpu", "worker-gpu")
+
+
+@pytest.mark.parametrize("name", APP_SERVICES)
+def test_app_services_have_a_read_only_root_and_resource_limits(compose, name):
+    service = compose["services"][name]
+    assert service["read_only"] is True
+    # What the app writes (deploy/kubernetes mounts an emptyDir at each): /tmp on disk,
+    # HOME and the data folder in memory.
+    assert service["volumes"] == ["/tmp"]
+    assert {entry.split(":")[0] for entry in service["tmpfs"]} == {
+        "/home/slidecast", "/var/lib/slidecast",
+    }  # fmt: skip
+    assert all("uid=10001" in entry and "size=" in entry for entry in service["tmpfs"])
+    assert service["cap_drop"] == ["ALL"]
+    assert "no-new-privileges:true" in service["security_opt"]
+    resources = service["deploy"]["resources"]
+    for side in ("limits", "reservations"):
+        assert float(resources[side]["cpus"]) > 0 and resources[side]["memory"]
+
+
+def _cores(cpu: str) -> float:
+    return float(cpu[:-1]) / 1000 if cpu.endswith("m") else float(cpu)
+
+
+@pytest.mark.parametrize("name", ["web", "worker-cpu", "worker-gpu"])
+def test_app_services_get_the_resources_of_their_kubernetes_pods(compose, name):
+    manifests = yaml.safe_load_all((REPO / "deploy" / "kubernetes" / f"{name}.yaml").read_text())
+    [deployment] = [manifest for manifest in manifests if manifest["kind"] == "Deployment"]
+    [container] = deployment["spec"]["template"]["spec"]["containers"]
+    resources = compose["services"][name]["deploy"]["resources"]
+    for compose_side, kubernetes_side in (("limits", "limits"), ("reservations", "requests")):
+        given, expected = resources[compose_side], container["resources"][kubernetes_side]
+        assert float(given["cpus"]) == _cores(expected["cpu"])
+        # Docker's units are binary: 3g is 3Gi.
+        assert given["memory"].replace("g", "Gi").replace("m", "Mi") == expected["memory"]
+
+
+def test_the_cpu_worker_can_run_the_libreoffice_sandbox(compose):
+    worker = compose["services"]["worker-cpu"]
+    # bubblewrap's namespaces and mounts, and its own /proc (docs/scaling.md).
+    assert {"seccomp=unconfined", "apparmor=unconfined", "systempaths=unconfined"} <= set(
+        worker["security_opt"]
+    )
+    assert worker["environment"]["SLIDECAST_RENDER_SANDBOX"] == "bwrap"
+    assert compose["services"]["web"]["security_opt"] == ["no-new-privileges:true"]
+
+
 def test_every_required_variable_is_in_env_example():
     text = (REPO / "compose.yaml").read_text()
     required = {m.group("name") for m in _VARIABLE.finditer(text) if m.group("op") == ":?"}

@@ -265,6 +265,7 @@ def job_complete(
     claim: int | None = None,
     chapters_name: str = "",
     slide_starts: Sequence[float] = (),
+    stored_bytes: int = 0,
 ) -> bool:
     """Mark the job completed with its outputs; False when it was cancelled meanwhile.
 
@@ -283,6 +284,7 @@ def job_complete(
             captions_vtt=vtt_name,
             chapters_vtt=chapters_name,
             duration_seconds=duration_seconds,
+            stored_bytes=stored_bytes,
             finished_at=timezone.now(),
             error="",
             error_code="",

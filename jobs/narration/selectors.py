@@ -5,18 +5,28 @@ from __future__ import annotations
 from datetime import datetime
 from uuid import UUID
 
-from django.db.models import Q, QuerySet
+from django.db.models import Q, QuerySet, Sum
 from django.shortcuts import get_object_or_404
 from django.urls import reverse
 
 from jobs import queueing
-from jobs.narration.models import Job, Slide
+from jobs.narration.models import CachedArtifact, Job, Slide
 from jobs.speech import speech_engines
 from media_pipeline.errors import PipelineError
 
 
 def job_list_for(*, user) -> QuerySet[Job]:
     return Job.objects.filter(owner=user).select_related("persona")
+
+
+def storage_use_for(*, user) -> dict[str, int]:
+    """Bytes the user's files take: each job's own files, and the slides cached for reuse."""
+    jobs = Job.objects.filter(owner=user, files_deleted_at__isnull=True).aggregate(
+        total=Sum("stored_bytes")
+    )["total"]
+    cache = CachedArtifact.objects.filter(owner=user).aggregate(total=Sum("size_bytes"))["total"]
+    jobs, cache = jobs or 0, cache or 0
+    return {"jobs": jobs, "cache": cache, "total": jobs + cache}
 
 
 def job_page_for(

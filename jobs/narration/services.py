@@ -225,7 +225,7 @@ def job_rerender(*, job: Job) -> None:
         job.slides.all().delete()
         job.status, job.progress, job.error, job.error_code = Job.Status.PENDING, 0, "", ""
         job.finished_at = job.duration_seconds = job.slide_count = job.assembly_claim = None
-        job.warnings = []
+        job.warnings, job.stored_bytes = [], 0
         job.video = job.captions_srt = job.captions_vtt = job.chapters_vtt = ""
         job.save()
         progress.decompose_defer(job)

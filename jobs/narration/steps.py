@@ -233,6 +233,15 @@ def _voice(job: Job, engine, folder: Path) -> str:
     return str(storage_fetch(reference.prepared.name, folder / "reference.wav"))
 
 
+def _own_input_bytes(job: Job, slides: list[Slide]) -> int:
+    """Bytes of the job's own stored files besides its outputs (cached slides are the cache's)."""
+    names = [job.deck.name, job.notes_sidecar.name]
+    for slide in slides:
+        names += [slide.image.name, slide.audio.name]
+    own = [name for name in names if name and name.startswith(f"{job.storage_prefix()}/")]
+    return sum(default_storage.size(name) for name in own)
+
+
 def _outputs_unclaimed(job_id: str, claim: int, video_name: str) -> bool:
     """True when no other assembly holds the job and the job shows no video of these names."""
     job = Job.objects.filter(id=job_id).values("assembly_claim", "video").first()
@@ -291,9 +300,14 @@ def assemble_job_video(*, job_id: str, claim: int, check: StopCheck = never_stop
         ):
             check()  # a cancelled assembly must not overwrite what a newer one stored
             names[key] = storage_put(f"{prefix}/{stored}", local)
+        outputs = sum(
+            local.stat().st_size
+            for local in (video.path, *work.glob("*.vtt"), work / "captions.srt")
+        )
     completed = progress.job_complete(
         job_id=job_id, duration_seconds=float(video.duration), claim=claim,
-        slide_starts=video.slide_starts, **names,
+        slide_starts=video.slide_starts, stored_bytes=outputs + _own_input_bytes(job, slides),
+        **names,
     )  # fmt: skip
     if not completed and _outputs_unclaimed(job_id, claim, names["video_name"]):
         for name in names.values():

@@ -67,6 +67,7 @@ def cleanup_run() -> CleanupReport:
         report.job_files += storage_delete_tree(job.storage_prefix())
         Job.objects.filter(id=job.id).update(
             files_deleted_at=now,
+            stored_bytes=0,
             deck="",
             video="",
             captions_srt="",

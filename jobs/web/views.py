@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import ValidationError
@@ -49,7 +50,13 @@ def _job_list_page(
     request: HttpRequest, form: JobCreateForm, *, status: int, upload_error: str = ""
 ) -> HttpResponse:
     jobs = selectors.job_list_for(user=request.user)[:100]
-    context = {"form": form, "jobs": jobs, "upload_error": upload_error}
+    context = {
+        "form": form,
+        "jobs": jobs,
+        "upload_error": upload_error,
+        "storage": selectors.storage_use_for(user=request.user),
+        "retention_days": settings.OVERSIGHT["OUTPUT_RETENTION_DAYS"],
+    }
     return render(request, "jobs/job_list.html", context, status=status)
 
 

@@ -10,6 +10,7 @@ from django.core.files.storage import default_storage
 from django.utils import timezone
 
 from jobs.models import CachedArtifact, Job, Persona, Slide
+from jobs.narration.selectors import storage_use_for
 from jobs.operations.cleanup import cleanup_run
 from media_pipeline.tts import PiperEngine
 from tests.conftest import submit_deck
@@ -78,6 +79,14 @@ def test_an_edit_of_one_slides_notes_narrates_only_that_slide(
     for entry in entries:
         assert entry.file.name.startswith(f"cache/{user.id}/")
         assert default_storage.size(entry.file.name) == entry.size_bytes > 0
+    # Storage use counts the cached slides once, and each job's own files.
+    video_and_deck = default_storage.size(first.video.name) + default_storage.size(first.deck.name)
+    assert video_and_deck < first.stored_bytes < video_and_deck + 100_000
+    assert storage_use_for(user=user) == {
+        "jobs": first.stored_bytes + edited.stored_bytes,
+        "cache": sum(entry.size_bytes for entry in entries),
+        "total": first.stored_bytes + edited.stored_bytes + sum(e.size_bytes for e in entries),
+    }
 
 
 def test_another_owner_never_gets_the_cached_slides(
@@ -139,3 +148,5 @@ def test_with_the_cache_off_every_render_does_everything(
     assert _flags(again) == [(False, False)] * 3
     assert not CachedArtifact.objects.exists()
     assert all(s.audio.name.startswith(f"jobs/{again.id}/") for s in again.slides.all())
+    slide_bytes = sum(default_storage.size(s.audio.name) for s in again.slides.all())
+    assert again.stored_bytes > slide_bytes + default_storage.size(again.video.name)

@@ -6,9 +6,9 @@ from django.utils import timezone
 from procrastinate import jobs as queue_jobs
 from procrastinate.contrib.django.models import ProcrastinateJob
 
+from jobs import queueing
 from jobs.models import DeadLetter, Job
 from jobs.operations import dead_letters
-from jobs import queueing
 from jobs.queueing import MAX_ATTEMPTS, RETRY, RunLimitedRetry
 from media_pipeline.errors import DeckRenderError, InvalidDeckError
 from tests.conftest import submit_deck
