@@ -17,14 +17,13 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path
-from typing import Protocol
 
-from media_pipeline.audio import concatenate_wavs, exact_wav_duration
 from media_pipeline.chapters import chapters_from, to_ffmetadata
 from media_pipeline.content_keys import digest, file_digest, keyframe_key, program_stamp
 from media_pipeline.errors import VideoAssemblyError
 from media_pipeline.frame_rate import frame_rate_argument
 from media_pipeline.h264 import StillPicture, UnsupportedStream, split_access_units
+from media_pipeline.narration_track import ContentStore, NarrationTrack
 from media_pipeline.still_video import (
     encode_slides,
     encode_with_x264,
@@ -55,14 +54,6 @@ KEYFRAME_X264_PARAMS = ":".join(
         "pic-struct=0",
     ]
 )  # fmt: skip
-
-
-class KeyframeStore(Protocol):
-    """Where encoded keyframes are kept between videos, by key (content_keys.keyframe_key)."""
-
-    def get_many(self, keys: Sequence[str]) -> dict[str, bytes]: ...
-
-    def put(self, key: str, data: bytes) -> None: ...
 
 
 @dataclass(frozen=True)
@@ -108,7 +99,8 @@ def assemble_video(
     *,
     check: StopCheck = never_stop,
     chapter_titles: Sequence[str] = (),
-    keyframe_store: KeyframeStore | None = None,
+    keyframe_store: ContentStore | None = None,
+    audio_store: ContentStore | None = None,
 ) -> AssembledVideo:
     """Return the MP4 written to out_path: each slide shown while its narration plays.
 
@@ -117,6 +109,8 @@ def assemble_video(
     With a `keyframe_store`, slides whose keyframe it holds are not encoded again, and new
     keyframes are put there (each is a complete IDR picture with its own parameter sets,
     so keyframes of different runs with the same settings can stand side by side).
+    With an `audio_store`, slides whose encoded narration it holds are not encoded again
+    (see media_pipeline.narration_track).
     """
     if not clips:
         raise VideoAssemblyError("There are no slides to assemble.")
@@ -125,18 +119,16 @@ def assemble_video(
     ffmpeg = find_ffmpeg(options.ffmpeg_binary)
     work_dir.mkdir(parents=True, exist_ok=True)
     fps = Fraction(options.fps)
-    frame_counts = slide_frame_counts([exact_wav_duration(clip.audio) for clip in clips], fps)
-
-    narration = work_dir / "narration.wav"
-    audio_duration = concatenate_wavs([clip.audio for clip in clips], narration)
+    wavs = [clip.audio for clip in clips]
+    track = NarrationTrack.prepare(ffmpeg, wavs, work_dir, options)
+    frame_counts = slide_frame_counts(track.durations, fps)
+    audio_duration = float(sum(track.durations))
 
     video_stream = work_dir / "video.h264"
-    # The audio encoder is single-threaded too: it runs beside the slide encoders.
+    # The audio encoders are single-threaded too: they run beside the slide encoders.
     with ThreadPoolExecutor(max_workers=options.parallel_encoders) as pool:
         try:
-            audio_future = pool.submit(
-                _encode_audio, ffmpeg, narration, work_dir / "narration.m4a", options, check
-            )
+            track.start(pool, wavs, audio_store, check)
             gop_frames = max(1, round(Fraction(options.gop_seconds) * fps))
             job = _VideoJob(
                 ffmpeg, [clip.image for clip in clips], frame_counts, gop_frames, options, check,
@@ -145,7 +137,7 @@ def assemble_video(
             skip_frames = options.skip_frames and _write_skip_frames(job, pool, video_stream)
             if not skip_frames:
                 _write_every_frame(job, pool, video_stream)
-            audio = audio_future.result()
+            audio_input = track.finish(audio_store)
         except BaseException:
             # A failed or stopped batch fails the video: start no more of them.
             pool.shutdown(wait=True, cancel_futures=True)
@@ -166,7 +158,7 @@ def assemble_video(
             # video drifts from the audio at rates like 30000/1001.
             "-framerate", frame_rate_argument(fps), "-r", frame_rate_argument(fps),
             "-i", video_stream,
-            "-i", audio,
+            *audio_input,
             *_chapter_inputs(chapter_titles, starts, duration, work_dir),
             "-map", "0:v:0", "-map", "1:a:0",
             *(["-metadata:s:a:0", f"language={options.audio_language}"]
@@ -207,24 +199,6 @@ def keyframe_batches(count: int, parallel: int) -> list[range]:
     return split_evenly(count, max(parallel, math.ceil(count / IMAGES_PER_ENCODE)))
 
 
-def _encode_audio(
-    ffmpeg: str, wav: Path, out: Path, options: VideoOptions, check: StopCheck
-) -> Path:
-    resample = ["-ar", str(options.audio_sample_rate)] if options.audio_sample_rate else []
-    run_program(
-        [
-            ffmpeg, "-nostdin", "-v", "error", "-y", "-i", wav,
-            "-c:a", "aac", "-aac_coder", "fast", "-b:a", options.audio_bitrate, *resample,
-            out,
-        ],
-        timeout=options.timeout_seconds,
-        error=VideoAssemblyError,
-        what="ffmpeg (encoding the narration)",
-        check=check,
-    )  # fmt: skip
-    return out
-
-
 @dataclass(frozen=True)
 class _VideoJob:
     """What either writer of the video stream needs."""
@@ -235,7 +209,7 @@ class _VideoJob:
     gop_frames: int
     options: VideoOptions
     check: StopCheck
-    keyframe_store: KeyframeStore | None = None
+    keyframe_store: ContentStore | None = None
 
     def batches(self) -> list[range]:
         return keyframe_batches(len(self.images), self.options.parallel_encoders)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ipaddress
 import secrets
 from pathlib import Path
 
@@ -57,7 +58,7 @@ if HTTPS:
     SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
     SECURE_SSL_REDIRECT = env_bool("SLIDECAST_SSL_REDIRECT", True)
     # Health checks come over plain HTTP from inside the network.
-    SECURE_REDIRECT_EXEMPT = [r"^health/"]
+    SECURE_REDIRECT_EXEMPT = [r"^health/", r"^metrics$"]
     SESSION_COOKIE_SECURE = True
     CSRF_COOKIE_SECURE = True
     SECURE_HSTS_SECONDS = env_int("SLIDECAST_HSTS_SECONDS", 31536000)
@@ -195,7 +196,7 @@ SLIDECAST = {
     "RENDER_SANDBOX": env_str("SLIDECAST_RENDER_SANDBOX", "auto"),
     "RENDER_MEMORY_BYTES": env_int("SLIDECAST_RENDER_MEMORY_MB", 2048, minimum=256) * 1024**2,
     "PARTIAL_RESULTS": env_bool("SLIDECAST_PARTIAL_RESULTS", True),
-    # Reuse each owner's slide audio, images and keyframes by content (jobs/narration/content_cache.py).
+    # Reuse each owner's slide audio, images and keyframes (jobs/narration/content_cache.py).
     "CONTENT_CACHE": env_bool("SLIDECAST_CONTENT_CACHE", True),
     "RENDER_TIMEOUT_SECONDS": env_int("SLIDECAST_RENDER_TIMEOUT_SECONDS", 300, minimum=1),
     "FFMPEG_TIMEOUT_SECONDS": env_int("SLIDECAST_FFMPEG_TIMEOUT_SECONDS", 900, minimum=1),
@@ -346,6 +347,24 @@ OVERSIGHT = {
     "ALERT_MIN_FINISHED": env_int("SLIDECAST_ALERT_MIN_FINISHED", 4, minimum=1),
     "ALERT_WINDOW_MINUTES": env_int("SLIDECAST_ALERT_WINDOW_MINUTES", 15, minimum=1),
     "MONITORING_TOKEN": env_str("SLIDECAST_MONITORING_TOKEN"),
+}
+
+
+def _networks(name: str, default: list[str]) -> list[ipaddress.IPv4Network | ipaddress.IPv6Network]:
+    try:
+        return [ipaddress.ip_network(item, strict=False) for item in env_list(name, default)]
+    except ValueError as exc:
+        raise ImproperlyConfigured(
+            f"{name} must be comma-separated networks such as 10.0.0.0/8,::1/128: {exc}"
+        ) from exc
+
+
+# Prometheus /metrics (docs/metrics.md): a bearer token, or a request from these networks.
+METRICS = {
+    "TOKEN": env_str("SLIDECAST_METRICS_TOKEN"),
+    "ALLOWED_NETWORKS": _networks(
+        "SLIDECAST_METRICS_ALLOWED_NETWORKS", ["127.0.0.1/32", "::1/128"]
+    ),
 }
 PROCRASTINATE_ON_APP_READY = "jobs.worker.middleware.install"
 # Each domain keeps its tasks in its own package; procrastinate imports them from here.

@@ -4,7 +4,7 @@ from django.urls import include, path
 
 from jobs.admin import oversight
 from jobs.api.urls import api
-from jobs.web import health
+from jobs.web import health, metrics
 
 urlpatterns = [
     path("admin/oversight/", oversight.oversight_dashboard, name="oversight-dashboard"),
@@ -29,6 +29,7 @@ urlpatterns = [
     path("health/ready", health.ready, name="health-ready"),
     path("health/queues", health.queues, name="health-queues"),
     path("health/workers", health.workers, name="health-workers"),
+    path("metrics", metrics.metrics, name="metrics"),
     path("accounts/login/", auth_views.LoginView.as_view(), name="login"),
     path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("", include("jobs.web.urls")),

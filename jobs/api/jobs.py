@@ -17,6 +17,7 @@ from jobs.api.errors import ERRORS
 from jobs.api.fields import Moment, Text, request_fingerprint, utc_moment
 from jobs.errors import RequestRefused
 from jobs.narration import selectors, services
+from jobs.narration.content_cache import cached_artifacts_clear
 from jobs.narration.models import Job
 from jobs.operations.monitoring import unserved_queue_notice
 from jobs.personas.selectors import persona_get
@@ -211,6 +212,30 @@ def list_jobs(request, filters: Query[JobFilters]):
         "items": [selectors.job_api_payload(job=job) for job in page],
         "next_cursor": _encode_cursor(page[-1]) if more else None,
     }
+
+
+class StorageUseOut(Schema):
+    jobs: int = Field(description="Bytes of your jobs' own files (decks, videos, captions).")
+    cache: int = Field(description="Bytes of slides kept to make your next renders faster.")
+    total: int
+
+
+@jobs_router.get("/storage", response={200: StorageUseOut, **ERRORS})
+def storage_use(request):
+    """What your files take in storage; cached slides expire after their last use."""
+    return selectors.storage_use_for(user=request.auth)
+
+
+class CacheClearedOut(Schema):
+    removed: int = Field(description="Cached slide files removed.")
+    bytes: int
+
+
+@jobs_router.delete("/storage/cache", response={200: CacheClearedOut, **ERRORS})
+def clear_cache(request):
+    """Remove your cached slides now (renders after this make them again)."""
+    removed, size = cached_artifacts_clear(owner_id=request.auth.id)
+    return {"removed": removed, "bytes": size}
 
 
 @jobs_router.get("/{uuid:job_id}", response={200: JobOut, **ERRORS})

@@ -38,7 +38,7 @@ class Migration(migrations.Migration):
             name='CachedArtifact',
             fields=[
                 ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('kind', models.CharField(choices=[('audio', 'Narration audio'), ('image', 'Slide image'), ('keyframe', 'Encoded keyframe')], max_length=10)),
+                ('kind', models.CharField(choices=[('audio', 'Narration audio'), ('image', 'Slide image'), ('keyframe', 'Encoded keyframe'), ('aac', 'Encoded narration')], max_length=10)),
                 ('key', models.CharField(help_text='SHA-256 of what shapes the content.', max_length=64)),
                 ('file', models.FileField(max_length=255, upload_to='')),
                 ('size_bytes', models.BigIntegerField()),

@@ -105,31 +105,58 @@ def cached_artifacts_expire(*, unused_since: datetime) -> tuple[int, int]:
     return removed, bytes_removed
 
 
-class KeyframeStore:
-    """The keyframe cache as media_pipeline.video sees it: encoded keyframes by key, as bytes."""
+def cached_artifacts_clear(*, owner_id: int) -> tuple[int, int]:
+    """Delete every entry (and file) of one owner; return (entries, bytes) removed.
 
-    def __init__(self, owner_id: int, work_dir: Path) -> None:
+    Jobs that used them keep working: a retry or re-render makes what it needs again.
+    """
+    removed = bytes_removed = 0
+    for entry in CachedArtifact.objects.filter(owner_id=owner_id).order_by("id").iterator():
+        if CachedArtifact.objects.filter(id=entry.id).delete()[0]:
+            default_storage.delete(entry.file.name)
+            removed += 1
+            bytes_removed += entry.size_bytes
+    logger.info("content cache of user %s cleared: %d entries", owner_id, removed)
+    return removed, bytes_removed
+
+
+class CachedContentStore:
+    """The cache as media_pipeline.video sees it: encoded pieces of one kind, by key, as bytes."""
+
+    def __init__(self, owner_id: int, kind: str, work_dir: Path) -> None:
         self.owner_id = owner_id
+        self.kind = kind
         self.work_dir = work_dir
 
     def get_many(self, keys: Iterable[str]) -> dict[str, bytes]:
-        entries = cached_artifacts_use(owner_id=self.owner_id, kind=Kind.KEYFRAME, keys=keys)
+        entries = cached_artifacts_use(owner_id=self.owner_id, kind=self.kind, keys=keys)
         found = {}
         for key, entry in entries.items():
-            local = storage_fetch(entry.file.name, self.work_dir / f"{key}.h264")
+            local = storage_fetch(entry.file.name, self.work_dir / key)
             found[key] = local.read_bytes()
             local.unlink()
         return found
 
     def put(self, key: str, data: bytes) -> None:
-        if not content_cache_enabled():
-            return
-        local = self.work_dir / f"{key}.h264"
+        local = self.work_dir / f"{key}{SUFFIXES[self.kind]}"
         local.parent.mkdir(parents=True, exist_ok=True)
         local.write_bytes(data)
         try:
             cached_artifact_store(
-                owner_id=self.owner_id, kind=Kind.KEYFRAME, key=key, local_path=local
+                owner_id=self.owner_id, kind=self.kind, key=key, local_path=local
             )
         finally:
             local.unlink()
+
+
+SUFFIXES = {Kind.KEYFRAME: ".h264", Kind.AAC: ".aac"}
+
+
+def assembly_stores(owner_id: int, work_dir: Path) -> dict:
+    """The keyframe and narration stores an assembly uses, or none with the cache off."""
+    if not content_cache_enabled():
+        return {}
+    return {
+        "keyframe_store": CachedContentStore(owner_id, Kind.KEYFRAME, work_dir / "keyframes"),
+        "audio_store": CachedContentStore(owner_id, Kind.AAC, work_dir / "aac"),
+    }

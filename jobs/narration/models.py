@@ -183,6 +183,7 @@ class CachedArtifact(models.Model):
         AUDIO = "audio", "Narration audio"
         IMAGE = "image", "Slide image"
         KEYFRAME = "keyframe", "Encoded keyframe"
+        AAC = "aac", "Encoded narration"
 
     owner = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="cached_artifacts"

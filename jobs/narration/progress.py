@@ -147,12 +147,15 @@ def job_slides_rendered(
     them see both done.
     """
     job = Job.objects.select_for_update().get(id=job_id)
-    if job.status != Job.Status.PROCESSING_SLIDES:
+    if job.status not in (Job.Status.PROCESSING_SLIDES, Job.Status.FAILED):
         return False
     slides = list(job.slides.order_by("index"))
     for slide, image in zip(slides, images, strict=True):
         slide.image, slide.title, slide.image_cached = image.image_name, image.title, image.cached
     Slide.objects.bulk_update(slides, ["image", "title", "image_cached"])
+    if job.status == Job.Status.FAILED:
+        # A slide's narration failed while rendering went on: a retry starts from narration.
+        return False
     job.warnings = [*job.warnings, *warnings]
     job.error = ""
     job.progress = _progress(job, rendered=True)
@@ -270,7 +273,8 @@ def job_complete(
     """Mark the job completed with its outputs; False when it was cancelled meanwhile.
 
     With a `claim`, only the assembly that holds the job's claim may complete it.
-    `slide_starts` says when each slide (by index) appears in the video.
+    `slide_starts` says when each slide (by index) appears in the video; each slide's
+    duration becomes how long it shows there.
     """
     with transaction.atomic():
         assembling = Job.objects.filter(id=job_id, status=Job.Status.ASSEMBLING_VIDEO)
@@ -290,7 +294,7 @@ def job_complete(
             error_code="",
         )
         if completed and slide_starts:
-            _slide_starts_store(job_id, slide_starts)
+            _slide_starts_store(job_id, slide_starts, duration_seconds)
         if completed:
             _job_event_enqueue(job_id=job_id, event_type="job.completed")
             if settings.SLIDECAST["AUTO_PREVIEW"]:
@@ -306,11 +310,14 @@ def batch_advance_defer(*, job_id: str) -> None:
         queueing.defer(queueing.BATCH_ADVANCE, job_id=job_id)
 
 
-def _slide_starts_store(job_id: str, starts: Sequence[float]) -> None:
+def _slide_starts_store(job_id: str, starts: Sequence[float], total: float) -> None:
+    # What the video shows: the narration, padded to whole AAC blocks (at most 46 ms).
+    ends = [*starts[1:], total]
     slides = list(Slide.objects.filter(job_id=job_id, index__lte=len(starts)))
     for slide in slides:
         slide.start_seconds = starts[slide.index - 1]
-    Slide.objects.bulk_update(slides, ["start_seconds"])
+        slide.duration_seconds = round(ends[slide.index - 1] - slide.start_seconds, 6)
+    Slide.objects.bulk_update(slides, ["start_seconds", "duration_seconds"])
 
 
 def job_fail(

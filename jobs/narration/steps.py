@@ -14,7 +14,7 @@ from pathlib import Path
 from django.core.files.storage import default_storage
 
 from jobs.narration import progress, slide_content
-from jobs.narration.content_cache import KeyframeStore, content_cache_enabled
+from jobs.narration.content_cache import assembly_stores
 from jobs.narration.models import Job, Slide
 from jobs.narration.pipeline_config import (
     deck_limits,
@@ -274,12 +274,9 @@ def assemble_job_video(*, job_id: str, claim: int, check: StopCheck = never_stop
             )
         # Jobs from before titles were read have none: their slides are named by position.
         titles = [slide.title or chapter_title("", slide.index) for slide in slides]
-        keyframes = (
-            KeyframeStore(job.owner_id, work / "keyframes") if content_cache_enabled() else None
-        )
         video = assemble_video(
             clips, work / "video.mp4", work / "encode", video_options(job), check=check,
-            chapter_titles=titles, keyframe_store=keyframes,
+            chapter_titles=titles, **assembly_stores(job.owner_id, work),
         )  # fmt: skip
         check_temp_usage(work, what="Assembling the video")
         cues = place_cues(

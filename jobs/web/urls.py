@@ -6,6 +6,7 @@ app_name = "jobs"
 
 urlpatterns = [
     path("", views.job_list, name="list"),
+    path("cache/clear", views.cache_clear, name="cache-clear"),
     path("jobs/<uuid:job_id>/", views.job_detail, name="detail"),
     path("jobs/<uuid:job_id>/status.json", views.job_status, name="status"),
     path("jobs/<uuid:job_id>/cancel", views.job_cancel, name="cancel"),

@@ -6,11 +6,13 @@ from django.contrib.auth.decorators import login_required
 from django.core.exceptions import ValidationError
 from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import redirect, render
+from django.template.defaultfilters import filesizeformat
 from django.urls import reverse
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from jobs.media import selectors as media_selectors
 from jobs.narration import selectors, services
+from jobs.narration.content_cache import cached_artifacts_clear
 from jobs.operations.monitoring import unserved_queue_notice
 from jobs.web.files import JOB_FILES, job_file_response, slide_image_response
 from jobs.web.forms import JobCreateForm, oversized_upload_message
@@ -109,6 +111,14 @@ def job_cancel(request: HttpRequest, job_id) -> HttpResponse:
     else:
         messages.warning(request, "The job had already finished.")
     return redirect("jobs:detail", job_id=job.id)
+
+
+@login_required
+@require_POST
+def cache_clear(request: HttpRequest) -> HttpResponse:
+    removed, size = cached_artifacts_clear(owner_id=request.user.id)
+    messages.info(request, f"Removed {removed} cached slide files ({filesizeformat(size)}).")
+    return redirect("jobs:list")
 
 
 @login_required

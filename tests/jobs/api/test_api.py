@@ -330,3 +330,38 @@ def test_persona_voice_defaults_to_the_language_and_unknown_voices_are_422(clien
     assert unknown.status_code == 422
     [detail] = unknown.json()["error"]["details"]
     assert detail["field"] == "voice" and "en_US-joe-medium" in detail["message"]
+
+
+def test_storage_use_counts_only_your_own_jobs_and_cache(client, token, user, other_user, persona):
+    from jobs.models import CachedArtifact, Job
+
+    Job.objects.create(owner=user, title="a", deck="d", persona=persona, stored_bytes=1000)
+    Job.objects.create(owner=other_user, title="b", deck="d", persona=persona, stored_bytes=5)
+    CachedArtifact.objects.create(owner=user, kind="audio", key="k" * 64, file="f", size_bytes=300)
+    CachedArtifact.objects.create(
+        owner=other_user, kind="audio", key="k" * 64, file="g", size_bytes=7
+    )
+    response = client.get("/api/jobs/storage", **auth(token))
+    assert response.status_code == 200
+    assert response.json() == {"jobs": 1000, "cache": 300, "total": 1300}
+
+
+def test_clearing_the_cache_removes_only_your_entries_and_their_files(
+    client, token, user, other_user
+):
+    from django.core.files.base import ContentFile
+    from django.core.files.storage import default_storage
+
+    from jobs.models import CachedArtifact
+
+    mine = default_storage.save("cache/test/mine.wav", ContentFile(b"x" * 300))
+    theirs = default_storage.save("cache/test/theirs.wav", ContentFile(b"y" * 7))
+    CachedArtifact.objects.create(owner=user, kind="audio", key="a" * 64, file=mine, size_bytes=300)
+    CachedArtifact.objects.create(
+        owner=other_user, kind="audio", key="a" * 64, file=theirs, size_bytes=7
+    )
+    response = client.delete("/api/jobs/storage/cache", **auth(token))
+    assert response.status_code == 200 and response.json() == {"removed": 1, "bytes": 300}
+    assert not default_storage.exists(mine) and default_storage.exists(theirs)
+    assert list(CachedArtifact.objects.values_list("owner", flat=True)) == [other_user.id]
+    default_storage.delete(theirs)

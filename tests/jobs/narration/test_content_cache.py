@@ -73,9 +73,11 @@ def test_an_edit_of_one_slides_notes_narrates_only_that_slide(
     entries = CachedArtifact.objects.filter(owner=user)
     assert entries.filter(kind="audio").count() == 4
     assert entries.filter(kind="image").count() == 3
-    # The unchanged slides' keyframes were not encoded again.
+    # The unchanged slides' keyframes and encoded narration were not encoded again.
     assert entries.filter(kind="keyframe").count() == 3
     assert sum(entries.filter(kind="keyframe").values_list("hits", flat=True)) == 3
+    assert entries.filter(kind="aac").count() == 4
+    assert sum(entries.filter(kind="aac").values_list("hits", flat=True)) == 2
     for entry in entries:
         assert entry.file.name.startswith(f"cache/{user.id}/")
         assert default_storage.size(entry.file.name) == entry.size_bytes > 0

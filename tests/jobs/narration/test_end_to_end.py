@@ -26,6 +26,8 @@ NOTES = [
 # for names and the voice's accent still flags a broken narration (wrong text, silence,
 # cut audio) while tolerating a misheard word or two.
 MAX_WORD_ERROR_RATE = 0.15
+# Each slide's narration is padded to whole AAC blocks in the video (media_pipeline.aac_segments).
+AAC_BLOCK_SECONDS = 1024 / 22050
 
 
 @pytest.fixture
@@ -70,8 +72,9 @@ def test_upload_becomes_a_narrated_captioned_video(completed_job: Job, tmp_path:
     assert float(info["format"]["duration"]) == pytest.approx(slide_total, abs=1 / FPS)
     assert int(kinds["video"]["nb_read_frames"]) == round(slide_total * FPS)
     assert job.duration_seconds == pytest.approx(slide_total, abs=1 / FPS)
-    # The quiet slide stays on screen for the configured silence.
-    assert slides[2].duration_seconds == pytest.approx(2.0, abs=1 / FPS)
+    # The quiet slide stays on screen for the configured silence (to a frame, plus the
+    # padding to whole AAC blocks).
+    assert slides[2].duration_seconds == pytest.approx(2.0, abs=1 / FPS + AAC_BLOCK_SECONDS)
 
     # Captions hold the notes' exact words, in order, timed inside the video.
     srt = default_storage.open(job.captions_srt.name).read().decode()

@@ -21,6 +21,8 @@ from tests.media_pipeline.deck_files import make_odp, make_picture_pdf, make_tex
 pytestmark = [pytest.mark.slow, pytest.mark.django_db(transaction=True)]
 
 FPS = 25
+# Each slide's narration is padded to whole AAC blocks in the video (media_pipeline.aac_segments).
+AAC_BLOCK_SECONDS = 1024 / 22050
 PDF_NOTES = [
     "Welcome to the tour of our new office.",
     "",
@@ -72,7 +74,7 @@ def test_pdf_with_a_text_notes_file_through_the_api(
     assert [slide.title for slide in slides] == ["Welcome", "Floor plan", "Goodbye"]
     durations = [slide.duration_seconds for slide in slides]
     # The silent page lasts the configured time; the spoken ones as long as their notes.
-    assert durations[1] == pytest.approx(2.0, abs=1 / FPS)
+    assert durations[1] == pytest.approx(2.0, abs=1 / FPS + AAC_BLOCK_SECONDS)
     assert 1.0 < durations[0] < durations[2]
     assert _caption_words(job) == normalized_words(" ".join(PDF_NOTES))
     assert _video_seconds(job, tmp_path) == pytest.approx(sum(durations), abs=1 / FPS)
@@ -96,10 +98,12 @@ def test_pdf_without_notes_through_the_form_shows_each_page_for_the_silence(
 
     assert job.status == Job.Status.COMPLETED, job.error
     slides = list(job.slides.order_by("index"))
-    assert [s.duration_seconds for s in slides] == pytest.approx([1.2] * 3, abs=1 / FPS)
+    assert [s.duration_seconds for s in slides] == pytest.approx(
+        [1.2] * 3, abs=1 / FPS + AAC_BLOCK_SECONDS
+    )
     assert [s.title for s in slides] == ["Slide 1", "Slide 2", "Slide 3"]
     assert _caption_words(job) == []
-    assert _video_seconds(job, tmp_path) == pytest.approx(3.6, abs=1 / FPS)
+    assert _video_seconds(job, tmp_path) == pytest.approx(3.6, abs=1 / FPS + 3 * AAC_BLOCK_SECONDS)
 
 
 def test_odp_through_the_cli_narrates_its_own_notes(tmp_path: Path, persona, work_dir):

@@ -164,3 +164,26 @@ def test_job_warnings_are_shown_on_its_page_in_its_status_and_in_the_api(client,
     token = api_token_create(user=user, name="warnings")[1]
     shown = client.get(f"/api/jobs/{job.id}", HTTP_AUTHORIZATION=f"Bearer {token}").json()
     assert shown["warnings"] == [warning]
+
+
+def test_the_list_shows_storage_use_and_clears_the_cache(client, user, other_user, persona):
+    from django.core.files.storage import default_storage
+
+    from jobs.models import CachedArtifact
+
+    Job.objects.create(owner=user, title="a", deck="d", persona=persona, stored_bytes=2_000_000)
+    name = default_storage.save("cache/web/a.png", ContentFile(b"p" * 1_000_000))
+    CachedArtifact.objects.create(
+        owner=user, kind="image", key="b" * 64, file=name, size_bytes=10**6
+    )
+    CachedArtifact.objects.create(
+        owner=other_user, kind="image", key="b" * 64, file="x", size_bytes=5
+    )
+    client.force_login(user)
+    page = client.get(reverse("jobs:list")).content.decode()
+    assert "Storage used: 2.9\xa0MB" in page and "976.6\xa0KB\n    of slides kept" in page
+    response = client.post(reverse("jobs:cache-clear"), follow=True)
+    assert "Removed 1 cached slide files (976.6\xa0KB)." in response.content.decode()
+    assert not default_storage.exists(name)
+    assert CachedArtifact.objects.filter(owner=other_user).exists()
+    assert "Clear cached slides" not in client.get(reverse("jobs:list")).content.decode()

@@ -41,14 +41,13 @@ def test_sigterm_mid_slide_finishes_the_slide_and_the_job_completes_after_restar
 
     # Nothing half-written: every stored narration belongs to a finished slide and is whole.
     for slide in Slide.objects.filter(job=job):
-        name = f"{job.storage_prefix()}/audio/slide-{slide.index:03d}.wav"
         if slide.status == Slide.Status.NARRATED:
-            with default_storage.open(name) as stored, wave.open(stored) as audio:
+            with default_storage.open(slide.audio.name) as stored, wave.open(stored) as audio:
                 seconds = audio.getnframes() / audio.getframerate()
             assert seconds == pytest.approx(slide.duration_seconds, abs=0.001)
         else:
-            assert slide.status == Slide.Status.RENDERED, "a slide was left half-done"
-            assert not default_storage.exists(name)
+            assert slide.status == Slide.Status.PENDING, "a slide was left half-done"
+            assert not slide.audio
     assert not ProcrastinateJob.objects.filter(args__job_id=str(job.id), status="doing").exists()
     assert Slide.objects.filter(job=job, status=Slide.Status.NARRATED).exists()
 

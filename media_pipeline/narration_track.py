@@ -1,0 +1,149 @@
+"""The video's narration track: slide by slide where possible (reusable), else in one piece.
+
+`NarrationTrack.prepare` decides: slide by slide (media_pipeline.aac_segments) when every
+slide but the last ends in a block of silence and no resampling is asked for; otherwise
+the slides' WAVs are joined and encoded at once. Either way it says how long each slide
+lasts, which is what the video's slide changes follow.
+"""
+
+from __future__ import annotations
+
+import wave
+from collections.abc import Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass, field
+from fractions import Fraction
+from pathlib import Path
+from typing import Protocol
+
+from media_pipeline.aac_segments import (
+    BLOCK_SAMPLES,
+    encode_segment,
+    join_segments,
+    pad_to_blocks,
+    priming_seconds,
+)
+from media_pipeline.audio import concatenate_wavs, exact_wav_duration
+from media_pipeline.content_keys import digest, file_digest, program_stamp
+from media_pipeline.errors import VideoAssemblyError
+from media_pipeline.tools import StopCheck, run_program
+from media_pipeline.video_options import VideoOptions
+
+SEGMENT_FORMAT = 1
+
+
+class ContentStore(Protocol):
+    """Where encoded pieces are kept between videos, by content key."""
+
+    def get_many(self, keys: Sequence[str]) -> dict[str, bytes]: ...
+
+    def put(self, key: str, data: bytes) -> None: ...
+
+
+@dataclass
+class NarrationTrack:
+    ffmpeg: str
+    work_dir: Path
+    options: VideoOptions
+    durations: list[Fraction]
+    # Slide by slide: each slide's padded WAV and its block count; empty when in one piece.
+    padded: list[Path] = field(default_factory=list)
+    blocks: list[int] = field(default_factory=list)
+    sample_rate: int = 0
+    reused: int = 0
+    _keys: list[str] = field(default_factory=list)
+    _segments: dict[int, bytes] = field(default_factory=dict)
+    _futures: dict[int, Future] = field(default_factory=dict)
+    _whole: Future | None = None
+
+    @classmethod
+    def prepare(
+        cls, ffmpeg: str, wavs: Sequence[Path], work_dir: Path, options: VideoOptions
+    ) -> NarrationTrack:
+        folder = work_dir / "narration"
+        folder.mkdir(parents=True, exist_ok=True)
+        rates = {_rate(wav) for wav in wavs}
+        if len(rates) != 1:
+            raise VideoAssemblyError("The slides' narrations have different sample rates.")
+        rate = rates.pop()
+        if options.audio_sample_rate in (None, rate):
+            padded, blocks, joinable = [], [], True
+            for index, wav in enumerate(wavs):
+                path = folder / f"{index:04d}.wav"
+                samples, silent_end = pad_to_blocks(wav, path)
+                padded.append(path)
+                blocks.append(samples // BLOCK_SAMPLES)
+                joinable &= silent_end or index == len(wavs) - 1
+            if joinable:
+                durations = [Fraction(count * BLOCK_SAMPLES, rate) for count in blocks]
+                return cls(ffmpeg, folder, options, durations, padded, blocks, rate)
+            for path in padded:
+                path.unlink()
+        return cls(ffmpeg, folder, options, [exact_wav_duration(wav) for wav in wavs])
+
+    @property
+    def by_slide(self) -> bool:
+        return bool(self.padded)
+
+    def start(
+        self, pool: ThreadPoolExecutor, wavs: Sequence[Path], store: ContentStore | None,
+        check: StopCheck,
+    ) -> None:  # fmt: skip
+        """Start encoding on the pool what `store` does not already hold."""
+        if not self.by_slide:
+            joined = self.work_dir / "narration.wav"
+            concatenate_wavs(list(wavs), joined)
+            self._whole = pool.submit(self._encode_whole, joined, check)
+            return
+        settings = digest(self.options.audio_bitrate, self.sample_rate, program_stamp(self.ffmpeg))
+        self._keys = [
+            digest("aac", SEGMENT_FORMAT, file_digest(path), settings) for path in self.padded
+        ]
+        found = store.get_many(self._keys) if store else {}
+        for index, key in enumerate(self._keys):
+            if key in found:
+                self._segments[index] = found[key]
+            else:
+                self._futures[index] = pool.submit(
+                    encode_segment, self.ffmpeg, self.padded[index],
+                    self.work_dir / f"{index:04d}.aac", bitrate=self.options.audio_bitrate,
+                    timeout=self.options.timeout_seconds, check=check,
+                )  # fmt: skip
+        self.reused = len(self._segments)
+
+    def finish(self, store: ContentStore | None) -> list[str | Path]:
+        """Wait for the encoding; return the ffmpeg input arguments of the finished track."""
+        if self._whole is not None:
+            return ["-i", self._whole.result()]
+        for index, future in self._futures.items():
+            self._segments[index] = future.result()
+            if store:
+                store.put(self._keys[index], self._segments[index])
+        track = self.work_dir / "narration.aac"
+        join_segments([self._segments[i] for i in range(len(self.padded))], self.blocks, track)
+        # The track starts with the encoder's priming: the MP4's edit list skips it.
+        offset = float(priming_seconds(self.sample_rate))
+        return ["-itsoffset", f"{-offset:.9f}", "-i", track]
+
+    def _encode_whole(self, wav: Path, check: StopCheck) -> Path:
+        out = self.work_dir / "narration.m4a"
+        resample = (
+            ["-ar", str(self.options.audio_sample_rate)] if self.options.audio_sample_rate else []
+        )
+        run_program(
+            [
+                self.ffmpeg, "-nostdin", "-v", "error", "-y", "-i", wav,
+                "-c:a", "aac", "-aac_coder", "fast", "-b:a", self.options.audio_bitrate,
+                *resample, out,
+            ],
+            timeout=self.options.timeout_seconds,
+            error=VideoAssemblyError,
+            what="ffmpeg (encoding the narration)",
+            check=check,
+        )  # fmt: skip
+        return out
+
+
+def _rate(wav: Path) -> int:
+    with wave.open(str(wav), "rb") as reader:
+        return reader.getframerate()
