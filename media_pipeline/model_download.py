@@ -21,6 +21,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from urllib.parse import quote, urlsplit
 
+from media_pipeline.content_keys import file_digest
 from media_pipeline.errors import PipelineError
 
 logger = logging.getLogger("media_pipeline.model_download")
@@ -143,7 +144,7 @@ def verify_model_dir(target_dir: Path, required: Iterable[str]) -> list[str]:
         if not path.is_file():
             problems.append(f"{name} is missing from {target_dir}.")
             continue
-        actual = _file_sha256(path)
+        actual = file_digest(path)
         if actual != expected:
             problems.append(
                 f"{name} is damaged or was replaced: sha256 expected {expected}, got {actual}."
@@ -291,20 +292,12 @@ def _digest_if_matching(path: Path, file: ModelFile) -> str | None:
     size = path.stat().st_size
     if file.size is not None and size != file.size:
         return None
-    digest = _file_sha256(path)
+    digest = file_digest(path)
     if file.sha256 is not None and digest != file.sha256:
         return None
     if file.git_blob_id is not None and _git_blob_id(path) != file.git_blob_id:
         return None
     return digest
-
-
-def _file_sha256(path: Path) -> str:
-    hasher = hashlib.sha256()
-    with path.open("rb") as handle:
-        while chunk := handle.read(CHUNK_BYTES):
-            hasher.update(chunk)
-    return hasher.hexdigest()
 
 
 def _git_blob_id(path: Path) -> str:
