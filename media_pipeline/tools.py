@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import ctypes
 import importlib
 import logging
 import os
@@ -31,6 +32,17 @@ _running_lock = threading.Lock()
 
 # Raises (any exception) when the work in progress should stop: a cancel, a time limit.
 StopCheck = Callable[[], None]
+
+
+def release_freed_memory() -> None:
+    """Give the heap memory Python and native libraries have freed back to the system.
+
+    glibc keeps freed memory in the process for reuse; after a step that allocated a lot
+    (speech synthesis, assembly) a long-lived worker would otherwise stay at its peak.
+    A no-op where the C library has no malloc_trim.
+    """
+    with contextlib.suppress(OSError, AttributeError):
+        ctypes.CDLL(None).malloc_trim(0)
 
 
 def find_program(name_or_path: str, *, setting: str) -> str:

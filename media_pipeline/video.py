@@ -30,15 +30,23 @@ from media_pipeline.still_video import (
     join_streams,
     keyframe_numbers,
 )
-from media_pipeline.tools import StopCheck, find_ffmpeg, never_stop, run_program, split_evenly
+from media_pipeline.tools import (
+    StopCheck,
+    find_ffmpeg,
+    never_stop,
+    release_freed_memory,
+    run_program,
+    split_evenly,
+)
 from media_pipeline.video_options import VideoOptions
 
 logger = logging.getLogger("media_pipeline.video")
 
 # Slide images one ffmpeg decodes and encodes at a time. Its filter graph holds every one of
-# its images decoded at once (measured: ~90 MB per 4K slide), so this bounds its memory; more
-# gains little, as starting ffmpeg and x264 costs only about as much as a few keyframes.
-IMAGES_PER_ENCODE = 8
+# its images decoded at once (measured: ~90 MB per 4K slide, ~27 MB at 1080p), so this
+# bounds its memory (two encoders of 8 at 1080p took 436 MB); more gains little, as starting
+# ffmpeg and x264 costs only about as much as a few keyframes.
+IMAGES_PER_ENCODE = 4
 
 # What the hand-written copies need of the keyframes, every setting they depend on pinned
 # rather than left to x264's or ffmpeg's defaults (an -flags +ildct, another x264 build):
@@ -175,6 +183,7 @@ def assemble_video(
     logger.info(
         "assembled %d slides: %d frames, %.2f s of audio", len(clips), total_frames, audio_duration
     )
+    release_freed_memory()
     return AssembledVideo(out_path, duration, total_frames, tuple(starts), skip_frames)
 
 
