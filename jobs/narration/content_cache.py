@@ -142,9 +142,7 @@ class CachedContentStore:
         local.parent.mkdir(parents=True, exist_ok=True)
         local.write_bytes(data)
         try:
-            cached_artifact_store(
-                owner_id=self.owner_id, kind=self.kind, key=key, local_path=local
-            )
+            cached_artifact_store(owner_id=self.owner_id, kind=self.kind, key=key, local_path=local)
         finally:
             local.unlink()
 

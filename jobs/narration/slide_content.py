@@ -69,8 +69,8 @@ def image_store(job: Job, *, key: str, index: int, local: Path, metadata: dict) 
     return storage_put(f"{job.storage_prefix()}/slides/slide-{index:03d}.png", local)
 
 
-def narration_key(job: Job, notes: str) -> str | None:
-    """The key of a slide's narration, or None where this host cannot tell the model's version.
+def narration_keys(job: Job, notes: Sequence[str]) -> list[str | None]:
+    """The key of each slide's narration, or None where this host cannot tell the model's version.
 
     A speech model that lives only on other hosts (XTTS on the gpu queue, say) is judged
     by the worker that speaks: the narration task looks the key up there.
@@ -79,14 +79,18 @@ def narration_key(job: Job, notes: str) -> str | None:
     try:
         version = engine.model_version(job.persona.voice)
     except ModelNotFoundError:
-        return None
-    return audio_key(
-        notes,
-        engine=engine.name,
-        voice_identity=_voice_identity(job, engine),
-        model_version=version,
-        options=narration_options(job),
-    )
+        return [None] * len(notes)
+    identity, options = _voice_identity(job, engine), narration_options(job)
+    return [
+        audio_key(
+            text,
+            engine=engine.name,
+            voice_identity=identity,
+            model_version=version,
+            options=options,
+        )
+        for text in notes
+    ]
 
 
 def _voice_identity(job: Job, engine) -> str:

@@ -67,7 +67,7 @@ def decompose_job(*, job_id: str, check: StopCheck = never_stop) -> None:
         _check_markup(checked.slides)
         keys = slide_content.image_keys(job, deck, checked)
         images = slide_content.cached_images(job, keys)
-        audio_keys = [slide_content.narration_key(job, slide.notes) for slide in checked.slides]
+        audio_keys = slide_content.narration_keys(job, [slide.notes for slide in checked.slides])
         narrations = slide_content.cached_narrations(job, audio_keys)
         read = [
             _read_slide(index, slide, images.get(key), narrations.get(audio_key))
@@ -190,7 +190,7 @@ def _voice_sample_rate(job: Job) -> int:
 
 def _narrate(slide: Slide, *, check: StopCheck) -> None:
     job = slide.job
-    key = slide_content.narration_key(job, slide.notes)
+    [key] = slide_content.narration_keys(job, [slide.notes])
     # Another job of the owner may have made it since this one looked.
     cached = slide_content.cached_narrations(job, [key]).get(key) if key else None
     if cached is not None:
