@@ -1,6 +1,7 @@
 """Ads at scale: 10,000 ads × 90 days of snapshots — ingest, fatigue pass, winner pass.
 
     .venv/bin/python -m benchmarks.ads [--ads 10000] [--days 90] [--repeat 3] [--sample 300]
+                                       [--reuse]
 
 Data: --ads ads in campaigns of 20, each with --days daily rows ending yesterday (steady
 ads with day-to-day noise, one in ten wearing out from day 45, one in twenty clearly ahead
@@ -14,11 +15,15 @@ fatigue  `fatigue.fatigue_pass()` over all active ads (best and median of --repe
          Baseline: the per-ad way — read each ad's series (`selectors.ad_daily_series`) and
          run the same CUSUM in Python — on --sample ads, scaled to all ads.
 winners  `winners.winners_pass()`: the first run (marks and embeds the new winners), then
-         --repeat more (nothing new to embed). Baseline: per-ad series reads on --sample
-         ads, scaled (a per-ad loop reads at least that).
+         --repeat more (nothing new to embed). The target is on the later runs, the pass
+         itself; the first run's indexing is paid once per new winner and reported apart.
+         Baseline: per-ad series reads on --sample ads, scaled (a per-ad loop reads at least
+         that).
 
 The benchmark user's campaigns are deleted first, so it can run again on the same database
-(the embedded one by default, or DATABASE_URL).
+(the embedded one by default, or DATABASE_URL). --reuse keeps the last run's ads and snapshots
+and skips generating and ingest: only their findings and winners are reset, so the fatigue and
+winner passes start as they would after a fresh ingest.
 """
 
 from __future__ import annotations
@@ -44,14 +49,19 @@ def main() -> None:
     parser.add_argument("--days", type=int, default=90)
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--sample", type=int, default=300)
+    parser.add_argument("--reuse", action="store_true", help="keep the last run's data")
     args = parser.parse_args()
     django_ready()
 
-    print(f"# ads benchmark: {args.ads} ads × {args.days} days, {os.cpu_count()} cores")
-    owner, ads = _setup(args.ads)
-    rows = _rows(ads, args.days)
-    print(f"generated {len(rows):,} snapshot rows")
-    _bench_ingest(owner, rows, args.sample)
+    if args.reuse:
+        ads = _reuse()
+        print(f"# ads benchmark: the last run's {len(ads)} ads, {os.cpu_count()} cores")
+    else:
+        print(f"# ads benchmark: {args.ads} ads × {args.days} days, {os.cpu_count()} cores")
+        owner, ads = _setup(args.ads)
+        rows = _rows(ads, args.days)
+        print(f"generated {len(rows):,} snapshot rows")
+        _bench_ingest(owner, rows, args.sample)
     _bench_fatigue(ads, args.repeat, args.sample)
     _bench_winners(ads, args.repeat, args.sample)
 
@@ -78,6 +88,24 @@ def _setup(count: int):
         for n in range(count)
     )
     return owner, ads
+
+
+def _reuse() -> list:
+    """The last run's ads in their order, without findings and winners (as after ingest)."""
+    from jobs.ads.models import Ad, FatigueFinding, WinnerEntry
+
+    ads = Ad.objects.filter(campaign__owner__username="ads-benchmark")
+    if not ads.exists():
+        raise SystemExit("--reuse: no data of an earlier run; run without --reuse first.")
+    FatigueFinding.objects.filter(ad__in=ads).delete()
+    WinnerEntry.objects.filter(ad__in=ads).delete()
+    ads.update(
+        fatigue=Ad.Fatigue.UNCHECKED, fatigue_reason="", fatigue_checked_at=None,
+        is_winner=False, winner_since=None, winner_metric="", winner_probability=None,
+        winner_lift=None,
+    )  # fmt: skip
+    # The numbers in the names give the order _rows shaped them in.
+    return sorted(ads, key=lambda ad: int(ad.name.removeprefix("Ad ")))
 
 
 def _rows(ads, days: int) -> list[dict]:
@@ -129,9 +157,14 @@ def _bench_ingest(owner, rows: list[dict], sample: int) -> None:
     # Baselines on copies of the same rows (they upsert over what is stored already).
     objects = [
         AdSnapshot(
-            ad_id=row["ad_id"], day=row["date"], impressions=row["impressions"],
-            reach=row["reach"], clicks=row["clicks"], spend=Decimal(row["spend"]),
-            video_views=row["video_views"], conversions=row["conversions"],
+            ad_id=row["ad_id"],
+            day=row["date"],
+            impressions=row["impressions"],
+            reach=row["reach"],
+            clicks=row["clicks"],
+            spend=Decimal(row["spend"]),
+            video_views=row["video_views"],
+            conversions=row["conversions"],
             revenue=Decimal(row["revenue"]),
         )  # fmt: skip
         for row in rows
@@ -190,10 +223,17 @@ def _bench_winners(ads, repeat: int, sample: int) -> None:
         times.append(time.perf_counter() - started)
     baseline = _per_ad_baseline(ads, sample, with_cusum=False)
     print("\n## winner pass")
-    print(f"first run (embeds every new winner): {first:.2f} s — {summary}")
-    _seconds("winners_pass, later runs", times)
+    _seconds("winners_pass (all ads), later runs", times)
     print(f"baseline: per-ad series reads, scaled to {len(ads):,} ads: {baseline:.1f} s")
-    _verdict(max(first, min(times)), baseline)
+    _verdict(min(times), baseline)
+    # Indexing is paid once per new winner, not per pass: reported apart from the target.
+    indexing = summary["index_ms"] / 1000
+    met = "within" if first <= TARGET_PASS_SECONDS else "over"
+    print(
+        f"first run: {first:.2f} s ({met} {TARGET_PASS_SECONDS:.0f} s) = the pass "
+        f"{first - indexing:.2f} s + indexing {summary['indexed']:,} new winners "
+        f"{indexing:.2f} s (model load, embedding, HNSW inserts) — {summary}"
+    )
 
 
 def _per_ad_baseline(ads, sample: int, *, with_cusum: bool) -> float:

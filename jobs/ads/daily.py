@@ -9,42 +9,37 @@ adding them would count a buyer twice.
 from __future__ import annotations
 
 # A CTE named `daily` with one row per ad and day since %(since)s (a date), for the ads the
-# caller's `ad_filter` (an SQL condition on `jobs_ad AS ad`) admits.
+# caller's `ad_filter` (an SQL condition on `jobs_ad AS ad`) admits. Snapshots and CRM
+# conversions are one stream grouped once (no join of two groupings): sorted, its groups come in
+# (ad, day) order, which is what the fatigue pass's windows need. Casts are made in the sums, so
+# a column the caller does not use costs nothing.
 DAILY_METRICS_CTE = """
-daily_platform AS (
-    SELECT s.ad_id, s.day,
-           SUM(s.impressions::float8) AS impressions,
-           SUM(s.reach::float8) AS reach,
-           SUM(s.clicks::float8) AS clicks,
-           SUM(s.spend::float8) AS spend,
-           SUM(s.video_views::float8) AS video_views,
-           SUM(s.conversions::float8) AS conversions,
-           SUM(s.revenue::float8) AS revenue
+daily_rows AS (
+    SELECT s.ad_id, s.day, s.impressions, s.reach, s.clicks, s.spend, s.video_views,
+           s.conversions, s.revenue, FALSE AS crm
     FROM jobs_adsnapshot s
     JOIN jobs_ad ad ON ad.id = s.ad_id
     WHERE s.day >= %(since)s AND ({ad_filter})
-    GROUP BY s.ad_id, s.day
-),
-daily_crm AS (
-    SELECT c.ad_id, (c.occurred_at AT TIME ZONE 'UTC')::date AS day,
-           COUNT(*)::float8 AS conversions, SUM(c.revenue::float8) AS revenue
+    UNION ALL
+    SELECT c.ad_id, (c.occurred_at AT TIME ZONE 'UTC')::date, NULL, NULL, NULL, NULL, NULL,
+           1, c.revenue, TRUE
     FROM jobs_crmconversion c
     JOIN jobs_ad ad ON ad.id = c.ad_id
     WHERE c.counts AND c.occurred_at >= %(since)s AND ({ad_filter})
-    GROUP BY 1, 2
 ),
 daily AS (
-    SELECT COALESCE(p.ad_id, c.ad_id) AS ad_id,
-           COALESCE(p.day, c.day) AS day,
-           COALESCE(p.impressions, 0) AS impressions,
-           p.reach,
-           COALESCE(p.clicks, 0) AS clicks,
-           COALESCE(p.spend, 0) AS spend,
-           COALESCE(p.video_views, 0) AS video_views,
-           GREATEST(COALESCE(p.conversions, 0), COALESCE(c.conversions, 0)) AS conversions,
-           GREATEST(COALESCE(p.revenue, 0), COALESCE(c.revenue, 0)) AS revenue
-    FROM daily_platform p
-    FULL JOIN daily_crm c ON c.ad_id = p.ad_id AND c.day = p.day
+    SELECT ad_id, day,
+           COALESCE(SUM(impressions::float8), 0) AS impressions,
+           SUM(reach::float8) AS reach,
+           COALESCE(SUM(clicks::float8), 0) AS clicks,
+           COALESCE(SUM(spend::float8), 0) AS spend,
+           COALESCE(SUM(video_views::float8), 0) AS video_views,
+           GREATEST(COALESCE(SUM(conversions::float8) FILTER (WHERE NOT crm), 0),
+                    COUNT(*) FILTER (WHERE crm)) AS conversions,
+           GREATEST(COALESCE(SUM(revenue::float8) FILTER (WHERE NOT crm), 0),
+                    COALESCE(SUM(revenue::float8) FILTER (WHERE crm), 0)) AS revenue
+    FROM daily_rows
+    GROUP BY ad_id, day
 )
 """
 

@@ -285,7 +285,7 @@ WHERE e.ad_id = v.ad_id
 
 
 def _vector_literal(vector) -> str:
-    return "[" + ",".join(f"{value:.6f}" for value in vector) + "]"
+    return "[" + ",".join(map(str, vector.astype("float64").round(6).tolist())) + "]"
 
 
 def _transcript(name: str) -> str:
