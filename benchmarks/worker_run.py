@@ -63,6 +63,8 @@ def timed_job(deck: Path, user, *, timeout: float = 1800):
     from jobs.narration import services
 
     persona = Persona.objects.filter(status="active", tts_engine="piper").order_by("id").first()
+    # What an earlier job left (its preview, on the same queue) must not share this one's time.
+    queue_idle()
     start = time.perf_counter()
     with deck.open("rb") as handle:
         job = services.job_create(
@@ -78,6 +80,17 @@ def timed_job(deck: Path, user, *, timeout: float = 1800):
     if job.status != Job.Status.COMPLETED:
         raise SystemExit(f"job failed: {job.error}")
     return elapsed, job
+
+
+def queue_idle(timeout: float = 600) -> None:
+    """Wait until no queue job waits or runs."""
+    from procrastinate.contrib.django.models import ProcrastinateJob
+
+    deadline = time.monotonic() + timeout
+    while ProcrastinateJob.objects.filter(status__in=["todo", "doing"]).exists():
+        if time.monotonic() > deadline:
+            raise SystemExit("the queue did not drain")
+        time.sleep(0.05)
 
 
 def numbered_notes(count: int) -> list[tuple[str, str]]:
