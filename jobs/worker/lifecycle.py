@@ -19,6 +19,7 @@ what they hold, XTTS's GPU memory first of all.
 from __future__ import annotations
 
 import atexit
+import functools
 import logging
 import os
 import signal
@@ -31,7 +32,7 @@ from django.conf import settings
 
 from jobs.queueing import TASK_FAMILIES
 from jobs.speech import speech_engines
-from jobs.worker.limits import family_limits
+from jobs.worker.limits import FamilyLimits, family_limits
 from media_pipeline.tools import kill_running_programs
 
 logger = logging.getLogger("slidecast.workers")
@@ -74,16 +75,28 @@ def task_finished(job_id: int) -> None:
     if limits["MAX_TASKS"] and completed >= limits["MAX_TASKS"]:
         stop_gracefully(f"it has run {completed} tasks (SLIDECAST_WORKER_MAX_TASKS)")
         return
-    megabytes = psutil.Process().memory_info().rss / 1024**2
+    recycling = family_limits(family) if family else None
+    # Memory is read from /proc only when a limit needs it: a short task would pay for it.
+    measure = limits["MAX_MEMORY_MB"] or (recycling is not None and recycling.recycle_mb)
+    megabytes = _rss_megabytes() if measure else 0.0
     if limits["MAX_MEMORY_MB"] and megabytes > limits["MAX_MEMORY_MB"]:
         stop_gracefully(f"it uses {megabytes:.0f} MB (SLIDECAST_WORKER_MAX_MEMORY_MB)")
         return
-    if family:
-        _recycle_for_family(family, completed=family_completed, megabytes=megabytes)
+    if recycling is not None:
+        _recycle_for_family(recycling, completed=family_completed, megabytes=megabytes)
 
 
-def _recycle_for_family(family: str, *, completed: int, megabytes: float) -> None:
-    limits = family_limits(family)
+def _rss_megabytes() -> float:
+    return _process(os.getpid()).memory_info().rss / 1024**2
+
+
+@functools.cache
+def _process(pid: int) -> psutil.Process:
+    return psutil.Process(pid)
+
+
+def _recycle_for_family(limits: FamilyLimits, *, completed: int, megabytes: float) -> None:
+    family = limits.family
     setting = f"SLIDECAST_RECYCLE_{family.upper()}"
     if limits.recycle_tasks and completed >= limits.recycle_tasks:
         stop_gracefully(f"it has run {completed} {family} tasks ({setting}_TASKS)")

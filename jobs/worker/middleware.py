@@ -8,6 +8,7 @@ import traceback
 from typing import Any
 
 from procrastinate import App, JobContext
+from procrastinate.contrib.django.django_connector import DjangoConnector
 from procrastinate.exceptions import JobAborted
 from procrastinate.middleware import SyncCallNext
 from procrastinate.worker import Worker
@@ -18,6 +19,7 @@ from jobs.media.progress import media_job_waiting
 from jobs.operations.dead_letters import dead_letter_record
 from jobs.operations.workers import WorkerRegistryHandler, worker_host_record
 from jobs.worker import lifecycle, limits
+from jobs.worker.connector import SlidecastDjangoConnector
 
 logger = logging.getLogger("slidecast.tasks")
 _known_workers: set[int] = set()
@@ -25,6 +27,10 @@ _known_workers: set[int] = set()
 
 def install(app: App) -> None:
     """Called by procrastinate's Django app once it exists (PROCRASTINATE_ON_APP_READY)."""
+    if type(app.connector) is DjangoConnector:
+        # `procrastinate worker` (and the in-process worker) build their pool from it.
+        connector = SlidecastDjangoConnector(alias=app.connector.alias)
+        app.connector = app.job_manager.connector = connector
     middlewares = list(app.worker_defaults.get("task_middleware") or [])
     app.worker_defaults["task_middleware"] = [*middlewares, observe_task]
     # Attached here, not in LOGGING: the handler writes models, which only exist once the
