@@ -37,7 +37,7 @@ from lxml import etree
 from media_pipeline.opc import NS, Package, safe_parser
 
 AUDIO_FORMAT = 1
-IMAGE_FORMAT = 1
+IMAGE_FORMAT = 2
 KEYFRAME_FORMAT = 1
 
 # Relationships that do not change how a slide looks: its notes, links to other slides.

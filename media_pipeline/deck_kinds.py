@@ -139,3 +139,16 @@ def render_deck(
         for slide, title, image in zip(checked.slides, titles, images, strict=True)
     )
     return RenderedDeck(slides, removed)
+
+
+def removed_links(path: Path, checked: CheckedDeck, folder: Path) -> tuple[str, ...]:
+    """What the renderer's copy of the deck would leave out (see render_deck), without rendering.
+
+    For a deck whose slide images all come from a cache: the warning is the deck's own.
+    """
+    if checked.kind == PDF:
+        return ()
+    folder.mkdir(parents=True)
+    if checked.kind == ODP:
+        return sanitize_odp(path, folder / "deck.odp").removed_links
+    return sanitize_deck(path, folder / "deck.pptx").removed_links

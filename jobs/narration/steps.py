@@ -29,7 +29,7 @@ from jobs.storage import storage_fetch, storage_put, work_root
 from media_pipeline.archive import size_text
 from media_pipeline.captions import Cue, place_cues, to_srt, to_webvtt
 from media_pipeline.chapters import chapter_title, chapters_from, to_webvtt_chapters
-from media_pipeline.deck_kinds import check_deck, render_deck
+from media_pipeline.deck_kinds import check_deck, removed_links, render_deck
 from media_pipeline.errors import InvalidDeckError, PipelineError, VoiceUnavailableError
 from media_pipeline.script import NarrationMarkupError, parse_script
 from media_pipeline.tools import StopCheck, never_stop
@@ -78,10 +78,12 @@ def decompose_job(*, job_id: str, check: StopCheck = never_stop) -> None:
         if progress.job_slides_create(job_id=job_id, slides=read) is None:
             return
         if len(images) == len(set(keys)):
-            removed = tuple(next(iter(images.values())).metadata.get("removed_links", ()))
+            removed = removed_links(deck, checked, work / "sanitized")
             slide_images = [
-                progress.SlideImage(images[key].file.name, images[key].metadata["title"], True)
-                for key in keys
+                progress.SlideImage(
+                    images[key].file.name, chapter_title(images[key].metadata["text"], index), True
+                )
+                for index, key in enumerate(keys, 1)
             ]
         else:
             deck_render = render_deck(
@@ -93,7 +95,8 @@ def decompose_job(*, job_id: str, check: StopCheck = never_stop) -> None:
             for index, (slide, key) in enumerate(zip(deck_render.slides, keys, strict=True), 1):
                 check()
                 title = chapter_title(slide.title, index)
-                metadata = {"title": title, "removed_links": list(removed)}
+                # The text as written: the fallback title ("Slide 4") depends on the position.
+                metadata = {"text": slide.title}
                 name = slide_content.image_store(
                     job, key=key, index=index, local=slide.image, metadata=metadata
                 )
@@ -104,7 +107,7 @@ def decompose_job(*, job_id: str, check: StopCheck = never_stop) -> None:
 
 
 def _read_slide(index: int, slide, image, narration) -> progress.ReadSlide:
-    title = image.metadata["title"] if image else chapter_title(slide.title, index)
+    title = chapter_title(image.metadata["text"] if image else slide.title, index)
     if narration is None:
         return progress.ReadSlide(
             slide.number, slide.notes, title, image.file.name if image else ""
