@@ -14,8 +14,6 @@ from __future__ import annotations
 
 import argparse
 import statistics
-import subprocess
-import sys
 import tempfile
 import time
 from pathlib import Path
@@ -23,7 +21,6 @@ from pathlib import Path
 from benchmarks.django_setup import django_ready
 from benchmarks.measure import PeakTreeMemory, rendered_and_narrated
 
-REPO = Path(__file__).resolve().parent.parent
 TARGET_SECONDS = 15.0
 
 
@@ -87,52 +84,17 @@ def _direct_pipeline(deck: Path, folder: Path) -> float:
 
 def _through_queue(deck: Path, runs: int) -> tuple[float, list[float], float, float]:
     """Return the first job's seconds, the others', the video's length and peak worker MB."""
-    worker = subprocess.Popen(
-        [sys.executable, "manage.py", "procrastinate", "worker", "--queues=cpu"],
-        cwd=REPO,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    try:
-        with PeakTreeMemory(worker.pid) as memory:
-            first, others, video_seconds = _timed_jobs(worker, deck, runs)
-        return first, others, video_seconds, memory.megabytes
-    finally:
-        worker.terminate()
-        worker.wait(timeout=60)
+    from benchmarks.worker_run import benchmark_user, queue_worker, timed_job
 
-
-def _timed_jobs(worker: subprocess.Popen, deck: Path, runs: int):
-    from django.contrib.auth import get_user_model
-    from django.core.files import File
-
-    from jobs.models import Job, Persona
-    from jobs.narration import services
-    from jobs.worker.inprocess import live_worker_count
-
-    user, _ = get_user_model().objects.get_or_create(username="benchmark")
-    persona = Persona.objects.filter(status="active").order_by("id").first()
-    deadline = time.monotonic() + 60
-    while live_worker_count() == 0:
-        if time.monotonic() > deadline or worker.poll() is not None:
-            raise SystemExit("the worker did not start")
-        time.sleep(0.2)
-    times: list[float] = []
-    video_seconds = 0.0
-    for _ in range(runs + 1):
-        start = time.perf_counter()
-        with deck.open("rb") as handle:  # what the upload form and the API call
-            job = services.job_create(
-                owner=user, deck=File(handle, name=deck.name), title=deck.name, persona=persona
-            )
-        while not Job.objects.filter(id=job.id, status__in=Job.FINISHED).exists():
-            time.sleep(0.02)
-        times.append(time.perf_counter() - start)
-        job.refresh_from_db()
-        if job.status != Job.Status.COMPLETED:
-            raise SystemExit(f"job failed: {job.error}")
-        video_seconds = job.duration_seconds
-    return times[0], times[1:], video_seconds
+    user = benchmark_user("benchmark")
+    # Every run does all the work: the same deck again would otherwise come from the cache.
+    with (
+        queue_worker({"SLIDECAST_CONTENT_CACHE": "0"}) as worker,
+        PeakTreeMemory(worker.pid) as memory,
+    ):
+        results = [timed_job(deck, user) for _ in range(runs + 1)]
+    times = [seconds for seconds, _ in results]
+    return times[0], times[1:], results[-1][1].duration_seconds, memory.megabytes
 
 
 if __name__ == "__main__":

@@ -11,16 +11,13 @@ same worker as the baseline. The goal is a peak under 1.5 GB for every deck.
 from __future__ import annotations
 
 import argparse
-import subprocess
-import sys
 import tempfile
-import time
 from pathlib import Path
 
 from benchmarks.django_setup import django_ready
 from benchmarks.measure import PeakTreeMemory
+from benchmarks.worker_run import benchmark_user, queue_worker, timed_job
 
-REPO = Path(__file__).resolve().parent.parent
 GOAL_MB = 1536
 NEXT_GOAL_MB = 1024
 SENTENCE = "This sentence is part of the notes that make a long deck about the limits. "
@@ -70,16 +67,10 @@ def main() -> None:
     wanted = args.only.split(",")
     with tempfile.TemporaryDirectory(prefix="slidecast-limits-") as tmp:
         decks = _decks(Path(tmp), settings.SLIDECAST)
-        worker = subprocess.Popen(
-            [sys.executable, "manage.py", "procrastinate", "worker", "--queues=cpu"],
-            cwd=REPO, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-        )  # fmt: skip
-        try:
-            _wait_for_worker(worker)
-            rows = [(name, *decks[name], *_run(worker, decks[name][0])) for name in wanted]
-        finally:
-            worker.terminate()
-            worker.wait(timeout=300)
+        user = benchmark_user("benchmark")
+        # Each deck does all its work: nothing comes from the content cache.
+        with queue_worker({"SLIDECAST_CONTENT_CACHE": "0"}) as worker:
+            rows = [(name, *decks[name], *_run(worker, decks[name][0], user)) for name in wanted]
     print("Largest decks the limits allow, through one worker (concurrency 2), 1920x1080")
     print(f"{'deck':15} {'seconds':>8} {'video s':>8} {'peak MB':>8}  goal {GOAL_MB} MB")
     for name, _, described, seconds, video, peak in rows:
@@ -92,38 +83,10 @@ def main() -> None:
     print(f"next goal: {NEXT_GOAL_MB} MB")
 
 
-def _wait_for_worker(worker: subprocess.Popen) -> None:
-    from jobs.worker.inprocess import live_worker_count
-
-    deadline = time.monotonic() + 60
-    while live_worker_count() == 0:
-        if time.monotonic() > deadline or worker.poll() is not None:
-            raise SystemExit("the worker did not start")
-        time.sleep(0.2)
-
-
-def _run(worker: subprocess.Popen, deck: Path) -> tuple[float, float, float]:
+def _run(worker, deck: Path, user) -> tuple[float, float, float]:
     """Return seconds from upload to stored video, the video's length and the peak MB."""
-    from django.contrib.auth import get_user_model
-    from django.core.files import File
-
-    from jobs.models import Job, Persona
-    from jobs.narration import services
-
-    user, _ = get_user_model().objects.get_or_create(username="benchmark")
-    persona = Persona.objects.filter(status="active").order_by("id").first()
     with PeakTreeMemory(worker.pid) as memory:
-        start = time.perf_counter()
-        with deck.open("rb") as handle:
-            job = services.job_create(
-                owner=user, deck=File(handle, name=deck.name), title=deck.name, persona=persona
-            )
-        while not Job.objects.filter(id=job.id, status__in=Job.FINISHED).exists():
-            time.sleep(0.2)
-        seconds = time.perf_counter() - start
-    job.refresh_from_db()
-    if job.status != Job.Status.COMPLETED:
-        raise SystemExit(f"{deck.name}: job ended {job.status}: {job.error}")
+        seconds, job = timed_job(deck, user)
     return seconds, job.duration_seconds, memory.megabytes
 
 

@@ -32,6 +32,7 @@ import time
 from pathlib import Path
 
 from benchmarks.django_setup import django_ready
+from benchmarks.measure import PeakTreeMemory
 from benchmarks.worker_run import REPO, benchmark_user, numbered_notes, queue_worker, timed_job
 
 CACHE_OFF = {"SLIDECAST_CONTENT_CACHE": "0"}
@@ -157,7 +158,7 @@ def _memory(folder: Path, sizes: list[int]) -> None:
     points = []
     for count in sizes:
         deck = _deck(folder, f"size-{count}", numbered_notes(count))
-        with queue_worker(CACHE_OFF) as memory:
+        with queue_worker(CACHE_OFF) as worker, PeakTreeMemory(worker.pid) as memory:
             seconds, job = timed_job(deck, benchmark_user("speed-memory"))
         points.append((count, seconds))
         verdict = ""

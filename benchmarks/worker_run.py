@@ -10,16 +10,14 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from benchmarks.measure import PeakTreeMemory
-
 REPO = Path(__file__).resolve().parent.parent
 
 
 @contextmanager
-def queue_worker(env: dict[str, str] | None = None) -> Iterator[PeakTreeMemory]:
+def queue_worker(env: dict[str, str] | None = None) -> Iterator[subprocess.Popen]:
     """Run `manage.py procrastinate worker --queues=cpu` (README's set-up) while inside.
 
-    Yields the sampler of the worker's process tree memory (LibreOffice, ffmpeg included).
+    Yields the worker's process (sample its tree's memory with measure.PeakTreeMemory).
     """
     from jobs.worker.inprocess import live_worker_count
 
@@ -37,8 +35,7 @@ def queue_worker(env: dict[str, str] | None = None) -> Iterator[PeakTreeMemory]:
             if time.monotonic() > deadline or worker.poll() is not None:
                 raise SystemExit("the worker did not start")
             time.sleep(0.2)
-        with PeakTreeMemory(worker.pid) as memory:
-            yield memory
+        yield worker
     finally:
         worker.terminate()
         worker.wait(timeout=120)

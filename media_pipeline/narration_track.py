@@ -45,6 +45,8 @@ class NarrationTrack:
     ffmpeg: str
     work_dir: Path
     options: VideoOptions
+    # The slides' own WAVs, and how long each slide lasts in the video.
+    wavs: list[Path]
     durations: list[Fraction]
     # Slide by slide: each slide's padded WAV and its block count; empty when in one piece.
     padded: list[Path] = field(default_factory=list)
@@ -76,23 +78,20 @@ class NarrationTrack:
                 joinable &= silent_end or index == len(wavs) - 1
             if joinable:
                 durations = [Fraction(count * BLOCK_SAMPLES, rate) for count in blocks]
-                return cls(ffmpeg, folder, options, durations, padded, blocks, rate)
+                return cls(ffmpeg, folder, options, list(wavs), durations, padded, blocks, rate)
             for path in padded:
                 path.unlink()
-        return cls(ffmpeg, folder, options, [exact_wav_duration(wav) for wav in wavs])
+        return cls(ffmpeg, folder, options, list(wavs), [exact_wav_duration(wav) for wav in wavs])
 
     @property
     def by_slide(self) -> bool:
         return bool(self.padded)
 
-    def start(
-        self, pool: ThreadPoolExecutor, wavs: Sequence[Path], store: ContentStore | None,
-        check: StopCheck,
-    ) -> None:  # fmt: skip
+    def start(self, pool: ThreadPoolExecutor, store: ContentStore | None, check: StopCheck) -> None:
         """Start encoding on the pool what `store` does not already hold."""
         if not self.by_slide:
             joined = self.work_dir / "narration.wav"
-            concatenate_wavs(list(wavs), joined)
+            concatenate_wavs(self.wavs, joined)
             self._whole = pool.submit(self._encode_whole, joined, check)
             return
         settings = digest(self.options.audio_bitrate, self.sample_rate, program_stamp(self.ffmpeg))

@@ -127,8 +127,7 @@ def assemble_video(
     ffmpeg = find_ffmpeg(options.ffmpeg_binary)
     work_dir.mkdir(parents=True, exist_ok=True)
     fps = Fraction(options.fps)
-    wavs = [clip.audio for clip in clips]
-    track = NarrationTrack.prepare(ffmpeg, wavs, work_dir, options)
+    track = NarrationTrack.prepare(ffmpeg, [clip.audio for clip in clips], work_dir, options)
     frame_counts = slide_frame_counts(track.durations, fps)
     audio_duration = float(sum(track.durations))
 
@@ -136,7 +135,7 @@ def assemble_video(
     # The audio encoders are single-threaded too: they run beside the slide encoders.
     with ThreadPoolExecutor(max_workers=options.parallel_encoders) as pool:
         try:
-            track.start(pool, wavs, audio_store, check)
+            track.start(pool, audio_store, check)
             gop_frames = max(1, round(Fraction(options.gop_seconds) * fps))
             job = _VideoJob(
                 ffmpeg, [clip.image for clip in clips], frame_counts, gop_frames, options, check,

@@ -20,7 +20,7 @@ from django.db.models import F
 from django.utils import timezone
 
 from jobs.narration.models import CachedArtifact
-from jobs.storage import storage_fetch, storage_put
+from jobs.storage import storage_put
 
 logger = logging.getLogger("slidecast.cache")
 
@@ -92,17 +92,11 @@ def cache_name(owner_id: int, kind: str, key: str, suffix: str) -> str:
 
 def cached_artifacts_expire(*, unused_since: datetime) -> tuple[int, int]:
     """Delete entries (and files) not used since then; return (entries, bytes) removed."""
-    removed = bytes_removed = 0
-    stale = CachedArtifact.objects.filter(last_used_at__lt=unused_since).order_by("id")
-    for entry in stale.iterator(chunk_size=500):
-        # A job that has just taken the entry keeps it: only delete what is still stale.
-        if CachedArtifact.objects.filter(id=entry.id, last_used_at__lt=unused_since).delete()[0]:
-            default_storage.delete(entry.file.name)
-            removed += 1
-            bytes_removed += entry.size_bytes
-    if removed:
-        logger.info("content cache: %d entries (%d bytes) expired", removed, bytes_removed)
-    return removed, bytes_removed
+    # A job that has just taken an entry keeps it: only what is still stale is deleted.
+    removed = _entries_delete(CachedArtifact.objects.filter(last_used_at__lt=unused_since))
+    if removed[0]:
+        logger.info("content cache: %d entries (%d bytes) expired", *removed)
+    return removed
 
 
 def cached_artifacts_clear(*, owner_id: int) -> tuple[int, int]:
@@ -110,13 +104,19 @@ def cached_artifacts_clear(*, owner_id: int) -> tuple[int, int]:
 
     Jobs that used them keep working: a retry or re-render makes what it needs again.
     """
+    removed = _entries_delete(CachedArtifact.objects.filter(owner_id=owner_id))
+    logger.info("content cache of user %s cleared: %d entries", owner_id, removed[0])
+    return removed
+
+
+def _entries_delete(entries) -> tuple[int, int]:
+    """Delete each entry the queryset still matches when its turn comes, then its file."""
     removed = bytes_removed = 0
-    for entry in CachedArtifact.objects.filter(owner_id=owner_id).order_by("id").iterator():
-        if CachedArtifact.objects.filter(id=entry.id).delete()[0]:
+    for entry in entries.order_by("id").iterator(chunk_size=500):
+        if entries.filter(id=entry.id).delete()[0]:
             default_storage.delete(entry.file.name)
             removed += 1
             bytes_removed += entry.size_bytes
-    logger.info("content cache of user %s cleared: %d entries", owner_id, removed)
     return removed, bytes_removed
 
 
@@ -132,9 +132,8 @@ class CachedContentStore:
         entries = cached_artifacts_use(owner_id=self.owner_id, kind=self.kind, keys=keys)
         found = {}
         for key, entry in entries.items():
-            local = storage_fetch(entry.file.name, self.work_dir / key)
-            found[key] = local.read_bytes()
-            local.unlink()
+            with default_storage.open(entry.file.name, "rb") as stored:
+                found[key] = stored.read()
         return found
 
     def put(self, key: str, data: bytes) -> None:

@@ -33,12 +33,14 @@ PROGRESS_DONE = 100
 
 @dataclass(frozen=True)
 class ReadSlide:
-    """A shown slide as read from the deck, with what the owner's cache already holds of it."""
+    """A shown slide as read from the deck, with its narration if the owner's cache holds it.
+
+    Images are recorded once rendering (or the cache) has them all: job_slides_rendered.
+    """
 
     source_number: int
     notes: str
     title: str = ""
-    image_name: str = ""
     audio_name: str = ""
     duration_seconds: float | None = None
     cues: tuple = ()
@@ -120,8 +122,6 @@ def job_slides_create(*, job_id: str, slides: Sequence[ReadSlide]) -> list[Slide
             source_number=slide.source_number,
             notes=slide.notes,
             title=slide.title,
-            image=slide.image_name,
-            image_cached=bool(slide.image_name),
             audio=slide.audio_name,
             audio_cached=bool(slide.audio_name),
             duration_seconds=slide.duration_seconds,

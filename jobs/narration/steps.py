@@ -109,11 +109,9 @@ def decompose_job(*, job_id: str, check: StopCheck = never_stop) -> None:
 def _read_slide(index: int, slide, image, narration) -> progress.ReadSlide:
     title = chapter_title(image.metadata["text"] if image else slide.title, index)
     if narration is None:
-        return progress.ReadSlide(
-            slide.number, slide.notes, title, image.file.name if image else ""
-        )
+        return progress.ReadSlide(slide.number, slide.notes, title)
     return progress.ReadSlide(
-        slide.number, slide.notes, title, image.file.name if image else "",
+        slide.number, slide.notes, title,
         narration.name, narration.duration_seconds, tuple(narration.cues),
     )  # fmt: skip
 
