@@ -16,7 +16,7 @@ from jobs.ads.models import (
 )
 from jobs.integrations.models import InboundEvent, WebhookAttempt, WebhookDelivery, WebhookSecret
 from jobs.media.models import MediaArtifact, MediaBatch, MediaJob
-from jobs.narration.models import CachedArtifact, Job, Slide, deck_upload_path
+from jobs.narration.models import CachedArtifact, CachedPiece, Job, Slide, deck_upload_path
 from jobs.operations.models import DeadLetter, Incident, QueuePause, ResourceSample, WorkerHost
 from jobs.personas.models import (
     KnowledgeDocument,
@@ -49,6 +49,7 @@ __all__ = [
     "InboundEvent",
     "Incident",
     "CachedArtifact",
+    "CachedPiece",
     "Job",
     "KnowledgeDocument",
     "KnowledgePart",

@@ -34,25 +34,34 @@ PRIMING_SAMPLES = 1024
 _ADTS_SYNC = 0xFFF
 
 
-def pad_to_blocks(source: Path, out: Path) -> tuple[int, bool]:
-    """Copy a 16-bit mono WAV padded with silence to whole blocks.
+def block_layout(source: Path) -> tuple[int, bool]:
+    """Return a 16-bit mono WAV's length padded to whole blocks, and whether it joins.
 
-    Returns the sample count and whether its last block is silent (it can be joined).
+    It joins when its last block, padding included, is silent. Only the tail is read.
     """
     with wave.open(str(source), "rb") as reader:
-        rate, frames = reader.getframerate(), reader.getnframes()
+        frames = reader.getnframes()
         if reader.getnchannels() != 1 or reader.getsampwidth() != 2:
             raise VideoAssemblyError(f"{source.name} is not 16-bit mono audio.")
-        data = reader.readframes(frames)
+        tail = min(frames, BLOCK_SAMPLES)
+        reader.setpos(frames - tail)
+        samples = np.frombuffer(reader.readframes(tail), dtype=np.int16)
     padded = -(-frames // BLOCK_SAMPLES) * BLOCK_SAMPLES
-    samples = np.frombuffer(data, dtype=np.int16)
     silent_tail = padded - frames + _trailing_zeros(samples)
+    return padded, silent_tail >= BLOCK_SAMPLES
+
+
+def write_padded(source: Path, out: Path, samples: int) -> Path:
+    """Copy a WAV to `out` with silence added up to `samples` (from block_layout)."""
+    with wave.open(str(source), "rb") as reader:
+        rate, frames = reader.getframerate(), reader.getnframes()
+        data = reader.readframes(frames)
     with wave.open(str(out), "wb") as writer:
         writer.setnchannels(1)
         writer.setsampwidth(2)
         writer.setframerate(rate)
-        writer.writeframes(data + bytes(2 * (padded - frames)))
-    return padded, silent_tail >= BLOCK_SAMPLES
+        writer.writeframes(data + bytes(2 * (samples - frames)))
+    return out
 
 
 def _trailing_zeros(samples: np.ndarray) -> int:
@@ -85,28 +94,30 @@ def encode_segment(
     return data
 
 
-def adts_frames(data: bytes) -> list[bytes]:
-    """Split an ADTS stream into its frames (header included)."""
-    frames, position = [], 0
-    while position < len(data):
-        header = data[position : position + 7]
-        if len(header) < 7 or (header[0] << 4 | header[1] >> 4) != _ADTS_SYNC:
+def adts_frame_starts(data: bytes) -> list[int]:
+    """Return where each frame of an ADTS stream starts (at its header)."""
+    starts, position, end = [], 0, len(data)
+    while position < end:
+        if position + 7 > end or (data[position] << 4 | data[position + 1] >> 4) != _ADTS_SYNC:
             raise VideoAssemblyError("The encoder wrote an AAC stream that could not be read.")
-        length = (header[3] & 0x03) << 11 | header[4] << 3 | header[5] >> 5
-        if length < 7 or position + length > len(data):
+        length = (
+            (data[position + 3] & 0x03) << 11 | data[position + 4] << 3 | data[position + 5] >> 5
+        )
+        if length < 7 or position + length > end:
             raise VideoAssemblyError("The encoder wrote a truncated AAC frame.")
-        frames.append(data[position : position + length])
+        starts.append(position)
         position += length
-    return frames
+    return starts
 
 
 def join_segments(segments: Sequence[bytes], block_counts: Sequence[int], out: Path) -> None:
     """Write the slides' AAC one after another, each but the last without its flush frame."""
     with out.open("wb") as stream:
         for index, (segment, blocks) in enumerate(zip(segments, block_counts, strict=True)):
-            frames = adts_frames(segment)
-            if len(frames) != blocks + 1:
+            starts = adts_frame_starts(segment)
+            if len(starts) != blocks + 1:
                 raise VideoAssemblyError(
-                    f"The encoder wrote {len(frames)} AAC frames for {blocks} blocks of audio."
+                    f"The encoder wrote {len(starts)} AAC frames for {blocks} blocks of audio."
                 )
-            stream.write(b"".join(frames if index == len(segments) - 1 else frames[:-1]))
+            last = index == len(segments) - 1
+            stream.write(memoryview(segment)[: len(segment) if last else starts[-1]])

@@ -16,6 +16,9 @@ them into output; bump a `*_FORMAT` constant when that code changes what it make
   position (slide-number fields); for an .odp, the deck with its notes left out, and the
   page; for a PDF, the file and the page. Plus the render settings (size, renderer versions).
 * keyframe: the slide image's bytes and the encoder settings.
+* spoken piece (one sentence, or part of a long one, inside a slide's audio): the text
+  the engine was given (after the lexicon), the engine, the voice, the model version, the
+  speaking rate and the language; what surrounds it (pauses, padding) is not in the piece.
 """
 
 from __future__ import annotations
@@ -37,8 +40,9 @@ from lxml import etree
 from media_pipeline.opc import NS, Package, safe_parser
 
 AUDIO_FORMAT = 1
-IMAGE_FORMAT = 2
+IMAGE_FORMAT = 3
 KEYFRAME_FORMAT = 1
+PIECE_FORMAT = 1
 
 # Relationships that do not change how a slide looks: its notes, links to other slides.
 _NOT_RENDERED = (
@@ -79,6 +83,15 @@ def file_digest(path: Path) -> str:
 
 
 @functools.lru_cache(maxsize=32)
+def _package_version(package: str) -> str:
+    # Looking it up scans the installed packages (about 40 ms); it changes only on restart.
+    try:
+        return importlib.metadata.version(package)
+    except importlib.metadata.PackageNotFoundError:
+        return "unknown"
+
+
+@functools.lru_cache(maxsize=32)
 def _files_digest(paths: tuple[Path, ...], stamps: tuple[tuple[int, int], ...]) -> str:
     # Keyed by size and mtime as well: a model replaced in place is hashed again.
     return "+".join(file_digest(path)[:16] for path in paths)
@@ -86,10 +99,7 @@ def _files_digest(paths: tuple[Path, ...], stamps: tuple[tuple[int, int], ...]) 
 
 def model_files_version(package: str, paths: Sequence[Path]) -> str:
     """The package's version and the model files' hashes (each file hashed once per process)."""
-    try:
-        version = importlib.metadata.version(package)
-    except importlib.metadata.PackageNotFoundError:
-        version = "unknown"
+    version = _package_version(package)
     stamps = tuple((path.stat().st_size, path.stat().st_mtime_ns) for path in paths)
     return f"{package} {version}; {_files_digest(tuple(paths), stamps)}"
 
@@ -103,6 +113,16 @@ def program_stamp(path: str) -> tuple[str, int, int]:
 def spoken_text(notes: str) -> str:
     """The notes as they reach the speech engine: edits to spacing alone change nothing."""
     return _WHITESPACE.sub(" ", unicodedata.normalize("NFC", notes)).strip()
+
+
+def piece_key(
+    said: str, *, engine: str, voice_identity: str, model_version: str, speaking_rate: float,
+    language: str,
+) -> str:  # fmt: skip
+    """Return the key of one spoken piece: the same text said the same way sounds the same."""
+    return digest(
+        "piece", PIECE_FORMAT, said, engine, voice_identity, model_version, speaking_rate, language
+    )
 
 
 def audio_key(
@@ -166,19 +186,19 @@ def _pptx_slide_keys(path: Path, slide_numbers: Sequence[int], render_settings: 
         shared = digest(*deck_wide)
         content_type = _content_types(archive)
         # Slides share their layouts, masters and themes: each part is read once per deck.
-        part_digest = functools.cache(lambda name: _part_digest(archive, name))
         shown_links = functools.cache(lambda name: _shown_links(package, name))
+
+        # A part's content type says how it is read: each reached part's is in its key.
+        @functools.cache
+        def part_entry(name: str, links: tuple) -> str:
+            return digest(name, content_type(name), links, _part_digest(archive, name))
+
+        settings = digest(render_settings)
         keys = []
         for number in slide_numbers:
             part = slide_parts[number - 1]
-            # A part's content type says how it is read: each reached part's is in its key.
-            parts = [
-                (name, content_type(name), links, part_digest(name))
-                for name, links in _reachable_parts(part, shown_links)
-            ]
-            keys.append(
-                digest("image", IMAGE_FORMAT, "pptx", shared, number, parts, render_settings)
-            )
+            parts = [part_entry(name, links) for name, links in _reachable_parts(part, shown_links)]
+            keys.append(digest("image", IMAGE_FORMAT, "pptx", shared, number, parts, settings))
     return keys
 
 

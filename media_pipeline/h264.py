@@ -15,6 +15,7 @@ with x264 instead.
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 from fractions import Fraction
 
@@ -299,25 +300,31 @@ class StillPicture:
 
     def repeat_frame(self, frame_number: int) -> bytes:
         """Return the NAL unit of frame `frame_number` (>= 1) after the keyframe: a copy of it."""
-        sps, pps = self.sps, self.pps
-        writer = _BitWriter()
-        writer.ue(0)  # first_mb_in_slice
-        writer.ue(5)  # slice_type: P, and every slice of the picture is P
-        writer.ue(pps.pps_id)
-        writer.bits(frame_number % (1 << sps.log2_max_frame_num), sps.log2_max_frame_num)
-        if sps.pic_order_cnt_type == 0:
-            lsb = (2 * frame_number) % (1 << sps.log2_max_pic_order_cnt_lsb)
-            writer.bits(lsb, sps.log2_max_pic_order_cnt_lsb)
-            if pps.bottom_field_pic_order_present:
-                writer.ue(0)  # delta_pic_order_cnt_bottom (se 0 == ue 0)
-        if pps.redundant_pic_cnt_present:
-            writer.ue(0)
-        writer.bits(0, 1)  # num_ref_idx_active_override_flag
-        writer.bits(0, 1)  # ref_pic_list_modification_flag_l0
-        writer.bits(0, 1)  # adaptive_ref_pic_marking_mode_flag: sliding window
-        writer.ue(0)  # slice_qp_delta (se 0 == ue 0)
-        if pps.deblocking_filter_control_present:
-            writer.ue(1)  # disable_deblocking_filter_idc: nothing to filter in a copy
-        writer.ue(sps.macroblocks)  # mb_skip_run: every macroblock is skipped
-        header = bytes([0x41])  # nal_ref_idc 2, nal_unit_type 1 (non-IDR slice)
-        return b"\x00\x00\x00\x01" + header + _escape(writer.rbsp())
+        # A copy depends only on the parameter sets and its number, which every slide of a
+        # video shares: made once, not once per slide (a 100-slide video repeats 50 of them).
+        return _repeat_frame(self.sps, self.pps, frame_number)
+
+
+@functools.lru_cache(maxsize=4096)
+def _repeat_frame(sps: SequenceParameters, pps: PictureParameters, frame_number: int) -> bytes:
+    writer = _BitWriter()
+    writer.ue(0)  # first_mb_in_slice
+    writer.ue(5)  # slice_type: P, and every slice of the picture is P
+    writer.ue(pps.pps_id)
+    writer.bits(frame_number % (1 << sps.log2_max_frame_num), sps.log2_max_frame_num)
+    if sps.pic_order_cnt_type == 0:
+        lsb = (2 * frame_number) % (1 << sps.log2_max_pic_order_cnt_lsb)
+        writer.bits(lsb, sps.log2_max_pic_order_cnt_lsb)
+        if pps.bottom_field_pic_order_present:
+            writer.ue(0)  # delta_pic_order_cnt_bottom (se 0 == ue 0)
+    if pps.redundant_pic_cnt_present:
+        writer.ue(0)
+    writer.bits(0, 1)  # num_ref_idx_active_override_flag
+    writer.bits(0, 1)  # ref_pic_list_modification_flag_l0
+    writer.bits(0, 1)  # adaptive_ref_pic_marking_mode_flag: sliding window
+    writer.ue(0)  # slice_qp_delta (se 0 == ue 0)
+    if pps.deblocking_filter_control_present:
+        writer.ue(1)  # disable_deblocking_filter_idc: nothing to filter in a copy
+    writer.ue(sps.macroblocks)  # mb_skip_run: every macroblock is skipped
+    header = bytes([0x41])  # nal_ref_idc 2, nal_unit_type 1 (non-IDR slice)
+    return b"\x00\x00\x00\x01" + header + _escape(writer.rbsp())

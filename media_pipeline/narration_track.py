@@ -18,10 +18,11 @@ from typing import Protocol
 
 from media_pipeline.aac_segments import (
     BLOCK_SAMPLES,
+    block_layout,
     encode_segment,
     join_segments,
-    pad_to_blocks,
     priming_seconds,
+    write_padded,
 )
 from media_pipeline.audio import concatenate_wavs, exact_wav_duration
 from media_pipeline.content_keys import digest, file_digest, program_stamp
@@ -29,7 +30,7 @@ from media_pipeline.errors import VideoAssemblyError
 from media_pipeline.tools import StopCheck, run_program
 from media_pipeline.video_options import VideoOptions
 
-SEGMENT_FORMAT = 1
+SEGMENT_FORMAT = 2
 
 
 class ContentStore(Protocol):
@@ -48,8 +49,7 @@ class NarrationTrack:
     # The slides' own WAVs, and how long each slide lasts in the video.
     wavs: list[Path]
     durations: list[Fraction]
-    # Slide by slide: each slide's padded WAV and its block count; empty when in one piece.
-    padded: list[Path] = field(default_factory=list)
+    # Slide by slide: each slide's count of whole blocks; empty when in one piece.
     blocks: list[int] = field(default_factory=list)
     sample_rate: int = 0
     reused: int = 0
@@ -69,23 +69,24 @@ class NarrationTrack:
             raise VideoAssemblyError("The slides' narrations have different sample rates.")
         rate = rates.pop()
         if options.audio_sample_rate in (None, rate):
-            padded, blocks, joinable = [], [], True
+            blocks, joinable = [], True
             for index, wav in enumerate(wavs):
-                path = folder / f"{index:04d}.wav"
-                samples, silent_end = pad_to_blocks(wav, path)
-                padded.append(path)
+                samples, silent_end = block_layout(wav)
                 blocks.append(samples // BLOCK_SAMPLES)
                 joinable &= silent_end or index == len(wavs) - 1
             if joinable:
                 durations = [Fraction(count * BLOCK_SAMPLES, rate) for count in blocks]
-                return cls(ffmpeg, folder, options, list(wavs), durations, padded, blocks, rate)
-            for path in padded:
-                path.unlink()
+                return cls(ffmpeg, folder, options, list(wavs), durations, blocks, rate)
         return cls(ffmpeg, folder, options, list(wavs), [exact_wav_duration(wav) for wav in wavs])
 
     @property
     def by_slide(self) -> bool:
-        return bool(self.padded)
+        return bool(self.blocks)
+
+    def padded_wav(self, index: int) -> Path:
+        """Write slide `index`'s WAV padded with silence to its whole blocks; return it."""
+        out = self.work_dir / f"{index:04d}.wav"
+        return write_padded(self.wavs[index], out, self.blocks[index] * BLOCK_SAMPLES)
 
     def start(self, pool: ThreadPoolExecutor, store: ContentStore | None, check: StopCheck) -> None:
         """Start encoding on the pool what `store` does not already hold."""
@@ -95,8 +96,11 @@ class NarrationTrack:
             self._whole = pool.submit(self._encode_whole, joined, check)
             return
         settings = digest(self.options.audio_bitrate, self.sample_rate, program_stamp(self.ffmpeg))
+        # The padding follows from the WAV, so the WAV and its block count name the segment:
+        # only the slides encoded here are padded.
         self._keys = [
-            digest("aac", SEGMENT_FORMAT, file_digest(path), settings) for path in self.padded
+            digest("aac", SEGMENT_FORMAT, file_digest(wav), blocks, settings)
+            for wav, blocks in zip(self.wavs, self.blocks, strict=True)
         ]
         found = store.get_many(self._keys) if store else {}
         for index, key in enumerate(self._keys):
@@ -104,7 +108,7 @@ class NarrationTrack:
                 self._segments[index] = found[key]
             else:
                 self._futures[index] = pool.submit(
-                    encode_segment, self.ffmpeg, self.padded[index],
+                    encode_segment, self.ffmpeg, self.padded_wav(index),
                     self.work_dir / f"{index:04d}.aac", bitrate=self.options.audio_bitrate,
                     timeout=self.options.timeout_seconds, check=check,
                 )  # fmt: skip
@@ -119,7 +123,7 @@ class NarrationTrack:
             if store:
                 store.put(self._keys[index], self._segments[index])
         track = self.work_dir / "narration.aac"
-        join_segments([self._segments[i] for i in range(len(self.padded))], self.blocks, track)
+        join_segments([self._segments[i] for i in range(len(self.blocks))], self.blocks, track)
         # The track starts with the encoder's priming: the MP4's edit list skips it.
         offset = float(priming_seconds(self.sample_rate))
         return ["-itsoffset", f"{-offset:.9f}", "-i", track]

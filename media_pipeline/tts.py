@@ -45,12 +45,35 @@ class NarrationOptions:
 
 
 @dataclass(frozen=True)
+class SpokenPiece:
+    """Where one spoken piece lies in a slide's WAV, in samples, under its content key."""
+
+    key: str
+    start: int
+    end: int
+
+
+@dataclass(frozen=True)
 class Narration:
     """A slide's narration: a WAV lasting a whole number of video frames, and its cues."""
 
     wav_path: Path
     duration: float
     cues: tuple[Cue, ...] = field(default_factory=tuple)
+    # Each spoken piece's place in the WAV, when narrate was given a PieceSource.
+    pieces: tuple[SpokenPiece, ...] = ()
+
+
+class PieceSource(Protocol):
+    """Pieces spoken in earlier narrations: an edited slide re-speaks only what changed."""
+
+    def key(self, said: str) -> str:
+        """The content key of `said` (the text given to the engine) in this voice."""
+        ...
+
+    def samples(self, key: str) -> np.ndarray | None:
+        """The int16 samples spoken for the key before, or None."""
+        ...
 
 
 class SpeechEngine(Protocol):
@@ -155,6 +178,7 @@ def narrate(
     options: NarrationOptions,
     out_wav: Path,
     check: StopCheck = never_stop,
+    spoken_before: PieceSource | None = None,
 ) -> Narration:
     """Return the narration of a slide's notes written to out_wav, with one cue per sentence.
 
@@ -162,10 +186,12 @@ def narrate(
     is given, never the cues.
 
     Speech is made and written one bounded piece at a time, so memory does not grow with
-    the length of the notes, and `check` is asked between pieces whether to stop.
+    the length of the notes, and `check` is asked between pieces whether to stop. With
+    `spoken_before`, a piece said before in the same voice is taken from there, not spoken.
     """
     sample_rate = engine.sample_rate(voice)
     cues: list[Cue] = []
+    pieces: list[SpokenPiece] = []
     written = 0
     pending_pause: float | None = None  # from [pause:…] markup, replacing the sentence gap
 
@@ -182,12 +208,15 @@ def narrate(
             for piece in speakable_pieces(part.text, options.max_piece_chars):
                 check()
                 said = options.lexicon.apply(piece)
-                samples = engine.speak(
-                    said,
-                    voice=voice,
-                    speaking_rate=options.speaking_rate,
-                    language=options.language,
-                )
+                key = spoken_before.key(said) if spoken_before else ""
+                samples = spoken_before.samples(key) if spoken_before else None
+                if samples is None:
+                    samples = engine.speak(
+                        said,
+                        voice=voice,
+                        speaking_rate=options.speaking_rate,
+                        language=options.language,
+                    )
                 if samples.size == 0:
                     continue
                 if pending_pause is not None:
@@ -198,6 +227,8 @@ def narrate(
                 start = written
                 out.writeframes(samples.astype(np.int16).tobytes())
                 written += samples.size
+                if key:
+                    pieces.append(SpokenPiece(key, start, written))
                 cues.extend(sentence_cues(piece, start / sample_rate, written / sample_rate))
         if pending_pause is not None:
             written += write_silence(out, pending_pause)
@@ -207,7 +238,7 @@ def narrate(
         )
         out.writeframes(np.zeros(target - written, dtype=np.int16).tobytes())
     release_freed_memory()
-    return Narration(out_wav, target / sample_rate, tuple(cues))
+    return Narration(out_wav, target / sample_rate, tuple(cues), tuple(pieces))
 
 
 def silent_narration(

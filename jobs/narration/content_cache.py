@@ -9,7 +9,8 @@ Entries expire with the cleanup's output retention, counted from their last use.
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable
+import uuid
+from collections.abc import Callable, Iterable
 from datetime import datetime
 from pathlib import Path
 
@@ -57,37 +58,43 @@ def cached_artifacts_use(*, owner_id: int, kind: str, keys: Iterable[str]) -> di
 
 
 def cached_artifact_store(
-    *, owner_id: int, kind: str, key: str, local_path: Path, metadata: dict | None = None
-) -> CachedArtifact:
+    *, owner_id: int, kind: str, key: str, local_path: Path, metadata: dict | None = None,
+    on_stored: Callable[[CachedArtifact], None] | None = None,
+) -> CachedArtifact:  # fmt: skip
     """Store a file under its key for the owner and return its entry (an existing one wins).
 
-    Two jobs that make the same content at once both store it; the file name is the key,
-    so both write the same bytes, and the first row stays.
+    Two jobs that make the same content at once both write a file, each under a name of its
+    own (a narration spoken twice differs in its samples); the first entry stays and the
+    other file is removed, so an entry's metadata always describes its own file.
+    `on_stored` is called with the entry, in its transaction, when this file became it.
     """
     existing = CachedArtifact.objects.filter(owner_id=owner_id, kind=kind, key=key).first()
     if existing is not None and default_storage.exists(existing.file.name):
         return existing
+    size = local_path.stat().st_size
     name = storage_put(cache_name(owner_id, kind, key, local_path.suffix), local_path)
     with transaction.atomic():
-        entry, created = CachedArtifact.objects.get_or_create(
+        entry, created = CachedArtifact.objects.select_for_update().get_or_create(
             owner_id=owner_id,
             kind=kind,
             key=key,
-            defaults={
-                "file": name,
-                "size_bytes": local_path.stat().st_size,
-                "metadata": metadata or {},
-            },
+            defaults={"file": name, "size_bytes": size, "metadata": metadata or {}},
         )
-        if not created and entry.file.name != name:
-            entry.file, entry.size_bytes = name, local_path.stat().st_size
+        if not created:
+            if default_storage.exists(entry.file.name):
+                default_storage.delete(name)
+                return entry
+            # The entry's file had gone (removed by hand): this one takes its place.
+            entry.file, entry.size_bytes = name, size
             entry.metadata, entry.last_used_at = metadata or {}, timezone.now()
             entry.save(update_fields=["file", "size_bytes", "metadata", "last_used_at"])
+        if on_stored is not None:
+            on_stored(entry)
     return entry
 
 
 def cache_name(owner_id: int, kind: str, key: str, suffix: str) -> str:
-    return f"cache/{owner_id}/{kind}/{key[:2]}/{key}{suffix}"
+    return f"cache/{owner_id}/{kind}/{key[:2]}/{key}-{uuid.uuid4().hex[:8]}{suffix}"
 
 
 def cached_artifacts_expire(*, unused_since: datetime) -> tuple[int, int]:

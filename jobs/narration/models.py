@@ -207,3 +207,24 @@ class CachedArtifact(models.Model):
 
     def __str__(self) -> str:
         return f"{self.kind} {self.key[:12]} of user {self.owner_id}"
+
+
+class CachedPiece(models.Model):
+    """Where one spoken piece (a sentence) lies inside a cached narration's WAV.
+
+    An edited slide's narration takes its unchanged sentences from here and speaks only the
+    new ones. Goes with its narration when that expires or is cleared.
+    """
+
+    artifact = models.ForeignKey(CachedArtifact, on_delete=models.CASCADE, related_name="pieces")
+    # The artifact's owner, repeated so a lookup by key needs no join.
+    owner = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
+    key = models.CharField(max_length=64, help_text="SHA-256 of the text as said and the voice.")
+    start_sample = models.PositiveIntegerField()
+    end_sample = models.PositiveIntegerField()
+
+    class Meta:
+        indexes = [models.Index(fields=["owner", "key"], name="cached_piece_owner_key")]
+
+    def __str__(self) -> str:
+        return f"piece {self.key[:12]} of {self.artifact_id}"

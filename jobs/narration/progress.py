@@ -21,6 +21,7 @@ from jobs import queueing
 from jobs.integrations.webhooks import webhook_event_enqueue
 from jobs.narration.models import Job, Slide
 from jobs.narration.selectors import job_api_payload
+from jobs.narration.slide_rows import slides_update_by_index
 from jobs.speech import speech_engines
 
 logger = logging.getLogger("slidecast.services")
@@ -149,10 +150,16 @@ def job_slides_rendered(
     job = Job.objects.select_for_update().get(id=job_id)
     if job.status not in (Job.Status.PROCESSING_SLIDES, Job.Status.FAILED):
         return False
-    slides = list(job.slides.order_by("index"))
-    for slide, image in zip(slides, images, strict=True):
-        slide.image, slide.title, slide.image_cached = image.image_name, image.title, image.cached
-    Slide.objects.bulk_update(slides, ["image", "title", "image_cached"])
+    slides = list(job.slides.order_by("index").values_list("index", flat=True))
+    if len(slides) != len(images):
+        raise ValueError(f"{len(images)} images for {len(slides)} slides")
+    slides_update_by_index(
+        job_id,
+        slides,
+        image=[image.image_name for image in images],
+        title=[image.title for image in images],
+        image_cached=[image.cached for image in images],
+    )
     if job.status == Job.Status.FAILED:
         # A slide's narration failed while rendering went on: a retry starts from narration.
         return False
@@ -313,11 +320,12 @@ def batch_advance_defer(*, job_id: str) -> None:
 def _slide_starts_store(job_id: str, starts: Sequence[float], total: float) -> None:
     # What the video shows: the narration, padded to whole AAC blocks (at most 46 ms).
     ends = [*starts[1:], total]
-    slides = list(Slide.objects.filter(job_id=job_id, index__lte=len(starts)))
-    for slide in slides:
-        slide.start_seconds = starts[slide.index - 1]
-        slide.duration_seconds = round(ends[slide.index - 1] - slide.start_seconds, 6)
-    Slide.objects.bulk_update(slides, ["start_seconds", "duration_seconds"])
+    slides_update_by_index(
+        job_id,
+        range(1, len(starts) + 1),
+        start_seconds=list(starts),
+        duration_seconds=[round(end - start, 6) for start, end in zip(starts, ends, strict=True)],
+    )
 
 
 def job_fail(

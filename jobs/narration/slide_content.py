@@ -22,6 +22,7 @@ from jobs.narration.content_cache import (
 )
 from jobs.narration.models import Job
 from jobs.narration.pipeline_config import narration_options, render_options
+from jobs.narration.spoken_pieces import CachedPieceSource, spoken_pieces_record
 from jobs.personas.selectors import voice_reference_get
 from jobs.speech import speech_engines
 from jobs.storage import storage_put
@@ -93,6 +94,26 @@ def narration_keys(job: Job, notes: Sequence[str]) -> list[str | None]:
     ]
 
 
+def spoken_before(job: Job, engine, voice: str) -> CachedPieceSource | None:
+    """The sentences the owner's cached narrations hold in this voice, or None (cache off)."""
+    if not content_cache_enabled():
+        return None
+    try:
+        version = engine.model_version(job.persona.voice)
+    except ModelNotFoundError:
+        return None
+    options = narration_options(job)
+    return CachedPieceSource(
+        owner_id=job.owner_id,
+        engine=engine.name,
+        voice_identity=_voice_identity(job, engine),
+        model_version=version,
+        speaking_rate=options.speaking_rate,
+        language=options.language,
+        sample_rate=engine.sample_rate(voice),
+    )
+
+
 def _voice_identity(job: Job, engine) -> str:
     if not engine.clones_voice:
         return job.persona.voice
@@ -121,6 +142,7 @@ def narration_store(job: Job, *, key: str | None, index: int, narration: Narrati
             key=key,
             local_path=narration.wav_path,
             metadata={"duration_seconds": narration.duration, "cues": cues},
+            on_stored=lambda entry: spoken_pieces_record(entry, narration.pieces),
         )
         return _stored_audio(entry, cached=False)
     name = storage_put(f"{job.storage_prefix()}/audio/slide-{index:03d}.wav", narration.wav_path)

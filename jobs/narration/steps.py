@@ -65,18 +65,17 @@ def decompose_job(*, job_id: str, check: StopCheck = never_stop) -> None:
             notes_file = storage_fetch(job.notes_sidecar.name, work / f"notes{extension}")
         checked = check_deck(deck, deck_limits(), notes_file=notes_file)
         _check_markup(checked.slides)
-        keys = slide_content.image_keys(job, deck, checked)
-        images = slide_content.cached_images(job, keys)
         audio_keys = slide_content.narration_keys(job, [slide.notes for slide in checked.slides])
         narrations = slide_content.cached_narrations(job, audio_keys)
         read = [
-            _read_slide(index, slide, images.get(key), narrations.get(audio_key))
-            for index, (slide, key, audio_key) in enumerate(
-                zip(checked.slides, keys, audio_keys, strict=True), 1
-            )
+            _read_slide(index, slide, narrations.get(key))
+            for index, (slide, key) in enumerate(zip(checked.slides, audio_keys, strict=True), 1)
         ]
+        # Narration starts now; hashing the slides' parts for the image cache can wait.
         if progress.job_slides_create(job_id=job_id, slides=read) is None:
             return
+        keys = slide_content.image_keys(job, deck, checked)
+        images = slide_content.cached_images(job, keys)
         if len(images) == len(set(keys)):
             removed = removed_links(deck, checked, work / "sanitized")
             slide_images = [
@@ -106,8 +105,9 @@ def decompose_job(*, job_id: str, check: StopCheck = never_stop) -> None:
     )
 
 
-def _read_slide(index: int, slide, image, narration) -> progress.ReadSlide:
-    title = chapter_title(image.metadata["text"] if image else slide.title, index)
+def _read_slide(index: int, slide, narration) -> progress.ReadSlide:
+    # The title as the deck reads; rendering may name it better (job_slides_rendered).
+    title = chapter_title(slide.title, index)
     if narration is None:
         return progress.ReadSlide(slide.number, slide.notes, title)
     return progress.ReadSlide(
@@ -199,13 +199,16 @@ def _narrate(slide: Slide, *, check: StopCheck) -> None:
         return
     engine = speech_engines().get(job.persona.tts_engine)
     with _work_dir(str(job.id), f"narrate-{slide.index}") as tmp:
+        voice = _voice(job, engine, Path(tmp))
         narration = narrate(
             slide.notes,
             engine=engine,
-            voice=_voice(job, engine, Path(tmp)),
+            voice=voice,
             options=narration_options(job),
             out_wav=Path(tmp) / "narration.wav",
             check=check,
+            # An edited slide: its unchanged sentences come from its earlier narration.
+            spoken_before=slide_content.spoken_before(job, engine, voice) if key else None,
         )
         stored = slide_content.narration_store(job, key=key, index=slide.index, narration=narration)
         _record_narration(slide, stored)

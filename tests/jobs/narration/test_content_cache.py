@@ -9,9 +9,11 @@ import pytest
 from django.core.files.storage import default_storage
 from django.utils import timezone
 
-from jobs.models import CachedArtifact, Job, Persona, Slide
+from jobs.models import CachedArtifact, CachedPiece, Job, Persona, Slide
 from jobs.narration.selectors import storage_use_for
 from jobs.operations.cleanup import cleanup_run
+from media_pipeline.asr import transcribe, word_error_rate
+from media_pipeline.audio import read_wav
 from media_pipeline.tts import PiperEngine
 from tests.conftest import submit_deck
 from tests.media import ffprobe
@@ -91,6 +93,46 @@ def test_an_edit_of_one_slides_notes_narrates_only_that_slide(
     }
 
 
+def test_an_edited_slide_speaks_only_its_new_sentence(
+    user, persona, deck_path, run_worker, monkeypatch, tmp_path, work_dir
+):
+    first = _render(deck_path(SLIDES, name="review.pptx"), user, persona, run_worker)
+    spoken = []
+    speak = PiperEngine.speak
+
+    def counted(self, text, **kwargs):
+        spoken.append(text)
+        return speak(self, text, **kwargs)
+
+    monkeypatch.setattr(PiperEngine, "speak", counted)
+    added = "Hiring went well this year."
+    edited_notes = [SLIDES[0], ("Sales", f"{SLIDES[1][1]} {added}"), SLIDES[2]]
+    edited = _render(deck_path(edited_notes, name="review-2.pptx"), user, persona, run_worker)
+    assert spoken == [added]
+    before, after = (job.slides.get(index=2) for job in (first, edited))
+    assert after.audio.name != before.audio.name
+    old, rate = read_wav(_fetch(before.audio.name, tmp_path / "old.wav"))
+    new, _ = read_wav(_fetch(after.audio.name, tmp_path / "new.wav"))
+    # The unchanged sentence is the very audio heard before, then the new one follows.
+    [old_cue] = before.cues
+    [kept, new_cue] = after.cues
+    assert (kept["text"], new_cue["text"]) == (SLIDES[1][1], added)
+    end = round(old_cue["end"] * rate)
+    assert kept["end"] == pytest.approx(old_cue["end"], abs=1 / rate)
+    assert (new[:end] == old[:end]).all()
+    heard = transcribe(tmp_path / "new.wav").text
+    assert word_error_rate(f"{SLIDES[1][1]} {added}", heard) < 0.2, heard
+    # Each narration records its pieces; the edited one its two.
+    assert CachedPiece.objects.filter(artifact__file=after.audio.name).count() == 2
+    assert CachedPiece.objects.filter(owner=user).count() == 3 + 2
+
+
+def _fetch(name: str, local: Path) -> Path:
+    with default_storage.open(name, "rb") as stored:
+        local.write_bytes(stored.read())
+    return local
+
+
 def test_another_owner_never_gets_the_cached_slides(
     user, other_user, persona, deck_path, run_worker, work_dir
 ):
@@ -134,6 +176,10 @@ def test_cached_slides_expire_with_the_output_retention(
     report = cleanup_run()
     assert report.cache_entries == len(names) - 1 and report.cache_bytes > 0
     assert list(CachedArtifact.objects.filter(owner=user)) == [fresh]
+    # The expired narrations' spoken pieces went with them.
+    assert set(CachedPiece.objects.filter(owner=user).values_list("artifact", flat=True)) == {
+        fresh.id
+    }
     assert [n for n in names if default_storage.exists(n)] == [fresh.file.name]
     # The next render of the deck makes the expired slides again.
     again = _render(deck_path(SLIDES, name="b.pptx"), user, persona, run_worker)
