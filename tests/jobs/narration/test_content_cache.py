@@ -133,6 +133,19 @@ def _fetch(name: str, local: Path) -> Path:
     return local
 
 
+def test_a_cached_file_removed_by_hand_is_made_again(
+    user, persona, deck_path, run_worker, work_dir
+):
+    first = _render(deck_path(SLIDES, name="a.pptx"), user, persona, run_worker)
+    removed = first.slides.get(index=3).audio.name
+    default_storage.delete(removed)
+    again = _render(deck_path(SLIDES, name="b.pptx"), user, persona, run_worker)
+    assert _flags(again) == [(True, True), (True, True), (True, False)]
+    remade = CachedArtifact.objects.get(owner=user, file=again.slides.get(index=3).audio.name)
+    assert remade.file.name != removed and default_storage.exists(remade.file.name)
+    assert CachedArtifact.objects.filter(owner=user, kind="audio").count() == 3
+
+
 def test_another_owner_never_gets_the_cached_slides(
     user, other_user, persona, deck_path, run_worker, work_dir
 ):
