@@ -14,6 +14,7 @@ from jobs.admin import (
     narration,
     personas,
     queues,
+    users,
 )
 
 __all__ = [
@@ -27,4 +28,5 @@ __all__ = [
     "narration",
     "personas",
     "queues",
+    "users",
 ]
