@@ -305,8 +305,11 @@ def job_complete(
         if completed:
             _job_event_enqueue(job_id=job_id, event_type="job.completed")
             if settings.SLIDECAST["AUTO_PREVIEW"]:
-                # The media domain makes the poster, animated preview and storyboard.
-                queueing.defer(queueing.NARRATION_PREVIEW, job_id=job_id)
+                # The media domain makes the poster, animated preview and storyboard. Just
+                # below the job's own priority: jobs of that priority waiting for a worker
+                # slot go first, so the preview never holds up the next narration.
+                priority = Job.objects.filter(id=job_id).values_list("priority", flat=True)[0]
+                queueing.defer(queueing.NARRATION_PREVIEW, priority=priority - 1, job_id=job_id)
             batch_advance_defer(job_id=job_id)
     return completed == 1
 

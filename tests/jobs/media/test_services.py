@@ -169,3 +169,30 @@ def test_a_narration_gets_one_preview_when_it_completes(user, persona, settings)
     again = services.narration_preview_create(job_id=str(job.id))
     assert first is not None and first.id == again.id
     assert (first.operation, first.source_job_id, first.owner_id) == ("preview", job.id, user.id)
+
+
+@pytest.mark.parametrize(
+    ("priority", "preview_priority"),
+    [(Job.Priority.NORMAL, -1), (Job.Priority.HIGH, 9), (Job.Priority.BACKGROUND, -11)],
+)
+def test_a_completed_narrations_preview_waits_behind_jobs_of_its_priority(
+    user, persona, settings, priority, preview_priority
+):
+    from procrastinate.contrib.django.models import ProcrastinateJob
+
+    from jobs.narration import progress
+
+    settings.SLIDECAST = {**settings.SLIDECAST, "AUTO_PREVIEW": True}
+    job = Job.objects.create(
+        owner=user, title="d.pptx", persona=persona, status=Job.Status.ASSEMBLING_VIDEO,
+        priority=priority,
+    )  # fmt: skip
+    assert progress.job_complete(
+        job_id=str(job.id), video_name="v.mp4", srt_name="c.srt", vtt_name="c.vtt",
+        duration_seconds=3.0,
+    )  # fmt: skip
+    [preview] = ProcrastinateJob.objects.filter(task_name="slidecast.narration_preview")
+    assert preview.args == {"job_id": str(job.id)}
+    assert preview.priority == preview_priority
+    # A job of the same priority submitted now is taken before the preview.
+    assert preview.priority < priority
