@@ -31,6 +31,7 @@ PROCESS_INBOUND_EVENT = "slidecast.process_inbound_event"
 RESCUE_STALLED_JOBS = "slidecast.rescue_stalled_jobs"
 SAMPLE_RESOURCES = "slidecast.sample_resources"
 CLEANUP = "slidecast.cleanup"
+ACCOUNT_FILES_SWEEP = "slidecast.account_files_sweep"
 CHECK_ALERTS = "slidecast.check_alerts"
 PING = "slidecast.ping"
 PREPARE_VOICE_REFERENCE = "slidecast.prepare_voice_reference"
@@ -59,6 +60,7 @@ TASK_QUEUES: Mapping[str, str] = {
     RESCUE_STALLED_JOBS: CPU,
     SAMPLE_RESOURCES: CPU,
     CLEANUP: CPU,
+    ACCOUNT_FILES_SWEEP: CPU,
     CHECK_ALERTS: CPU,
     PING: CPU,
     PREPARE_VOICE_REFERENCE: CPU,
@@ -131,7 +133,14 @@ RETRY = RunLimitedRetry(
 _transactional_app = App(connector=DjangoConnector())
 
 
-def _deferrer(task_name: str, *, queue: str | None, queueing_lock: str | None, priority: int):
+def _deferrer(
+    task_name: str,
+    *,
+    queue: str | None,
+    queueing_lock: str | None,
+    priority: int,
+    schedule_in_seconds: float | None = None,
+):
     if task_name not in TASK_QUEUES:
         raise ValueError(f"Unknown task {task_name!r}: add it to jobs.queueing.TASK_QUEUES.")
     return _transactional_app.configure_task(
@@ -139,6 +148,7 @@ def _deferrer(task_name: str, *, queue: str | None, queueing_lock: str | None, p
         queue=queue or TASK_QUEUES[task_name],
         queueing_lock=queueing_lock,
         priority=priority,
+        schedule_in=None if schedule_in_seconds is None else {"seconds": schedule_in_seconds},
     )
 
 
@@ -148,15 +158,19 @@ def defer(
     queue: str | None = None,
     queueing_lock: str | None = None,
     priority: int = PRIORITY_NORMAL,
+    schedule_in_seconds: float | None = None,
     **task_kwargs,
 ) -> int:
     """Queue one run of the task inside the caller's transaction; return the queue job's id.
 
-    Raises procrastinate's AlreadyEnqueued when `queueing_lock` is held by a waiting job.
+    With `schedule_in_seconds`, no worker takes it before then. Raises procrastinate's
+    AlreadyEnqueued when `queueing_lock` is held by a waiting job.
     """
-    return _deferrer(task_name, queue=queue, queueing_lock=queueing_lock, priority=priority).defer(
-        **task_kwargs
-    )
+    deferrer = _deferrer(
+        task_name, queue=queue, queueing_lock=queueing_lock, priority=priority,
+        schedule_in_seconds=schedule_in_seconds,
+    )  # fmt: skip
+    return deferrer.defer(**task_kwargs)
 
 
 def batch_defer(

@@ -18,7 +18,14 @@ from pathlib import Path
 
 from media_pipeline.errors import DeckRenderError, RenderLimitError
 from media_pipeline.sandbox import SandboxOptions, sandbox_prefix
-from media_pipeline.tools import StopCheck, find_program, never_stop, run_program, split_evenly
+from media_pipeline.tools import (
+    StopCheck,
+    find_program,
+    never_stop,
+    run_program,
+    split_evenly,
+    usable_cores,
+)
 
 logger = logging.getLogger("media_pipeline.render")
 
@@ -33,7 +40,7 @@ class RenderOptions:
     # LibreOffice keeps a user profile; two soffice processes sharing one collide, so each
     # worker thread gets its own directory below this one.
     profile_root: Path = Path("/tmp/slidecast-libreoffice")
-    parallel_rasterizers: int = max(1, min(4, os.cpu_count() or 1))
+    parallel_rasterizers: int = max(1, min(4, usable_cores()))
     sandbox: SandboxOptions = SandboxOptions()
 
 

@@ -34,6 +34,42 @@ _running_lock = threading.Lock()
 StopCheck = Callable[[], None]
 
 
+def usable_cores() -> int:
+    """The cores this process may keep busy: its CPU set, capped by a container's CPU quota.
+
+    A container limited to 2 CPUs on a 64-core host sees 64 cores in its CPU set; sizing
+    thread pools by that gets the process throttled instead of making it faster.
+    """
+    try:
+        cores = len(os.sched_getaffinity(0))
+    except AttributeError:  # not on Linux
+        cores = os.cpu_count() or 1
+    quota = _cgroup_cpu_quota()
+    return max(1, min(cores, quota)) if quota else cores
+
+
+def _cgroup_cpu_quota(root: Path = Path("/sys/fs/cgroup")) -> int | None:
+    """The CPU quota in whole cores (rounded up), or None when there is none."""
+    for quota_file, period_file in (
+        (root / "cpu.max", None),  # cgroup v2: "200000 100000", or "max 100000"
+        (root / "cpu" / "cpu.cfs_quota_us", root / "cpu" / "cpu.cfs_period_us"),  # v1
+    ):
+        try:
+            fields = quota_file.read_text().split()
+            if period_file is not None:
+                fields.append(period_file.read_text().strip())
+        except OSError:
+            continue
+        if len(fields) < 2 or fields[0] in ("max", "-1"):
+            return None
+        try:
+            quota, period = int(fields[0]), int(fields[1])
+        except ValueError:
+            return None
+        return -(-quota // period) if quota > 0 and period > 0 else None
+    return None
+
+
 def release_freed_memory() -> None:
     """Give the heap memory Python and native libraries have freed back to the system.
 

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass
 from fractions import Fraction
 
 from media_pipeline.frame_rate import exact_frame_rate
+from media_pipeline.tools import usable_cores
 
 
 @dataclass(frozen=True)
@@ -25,7 +25,7 @@ class VideoOptions:
     audio_sample_rate: int | None = None
     timeout_seconds: float = 900
     ffmpeg_binary: str | None = None
-    parallel_encoders: int = max(1, os.cpu_count() or 1)
+    parallel_encoders: int = usable_cores()
     # Write repeated frames as copies of the keyframe; False has x264 encode every frame:
     # 4-8x slower at 1920x1080 (docs/benchmarks.md), what happens anyway where copies are
     # not possible.

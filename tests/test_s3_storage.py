@@ -95,3 +95,33 @@ def test_deck_is_rendered_and_downloaded_with_s3_as_the_storage(
     assert client.delete(f"/api/jobs/{job_id}", **headers).status_code == 204
     left = s3_storage.list_objects_v2(Bucket=BUCKET).get("Contents", [])
     assert not [obj for obj in left if obj["Key"].startswith(prefix)]
+
+
+def test_an_edited_deck_reuses_cached_slides_and_sentences_from_the_bucket(
+    user, persona, deck_path, run_worker, s3_storage, media_root, work_dir, monkeypatch
+):
+    from jobs.models import Job
+    from media_pipeline.tts import PiperEngine
+    from tests.conftest import submit_deck
+
+    slides = [("One", "Stored in a bucket."), ("Two", "Read back from it.")]
+    first = submit_deck(deck_path(slides, name="a.pptx"), user, persona, resolution="1280x720")
+    [first] = run_worker([first.id], timeout=180)
+    assert first.status == Job.Status.COMPLETED, first.error
+
+    spoken = []
+    speak = PiperEngine.speak
+    monkeypatch.setattr(
+        PiperEngine,
+        "speak",
+        lambda self, text, **kw: spoken.append(text) or speak(self, text, **kw),
+    )
+    edited = [slides[0], ("Two", "Read back from it. Then spoken again.")]
+    again = submit_deck(deck_path(edited, name="b.pptx"), user, persona, resolution="1280x720")
+    [again] = run_worker([again.id], timeout=180)
+    assert again.status == Job.Status.COMPLETED, again.error
+    flags = [(s.image_cached, s.audio_cached) for s in again.slides.order_by("index")]
+    # Existence of every cached object was asked of the bucket; only the new sentence spoken.
+    assert flags == [(True, True), (True, False)]
+    assert spoken == ["Then spoken again."]
+    assert not any(p.is_file() for p in media_root.rglob("*")), "files were written locally"

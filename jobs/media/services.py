@@ -208,9 +208,10 @@ def narration_preview_create(*, job_id: str) -> MediaJob | None:
     ).first()
     if earlier is not None:
         return earlier
+    # Just below the narration's own priority: narrations of that priority go first.
     return media_job_create(
         owner=job.owner, operation=MediaJob.Operation.PREVIEW, source_job=job,
-        priority=queueing.PRIORITY_NORMAL - 1,
+        priority=job.priority - 1,
     )  # fmt: skip
 
 

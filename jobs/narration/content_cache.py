@@ -50,10 +50,10 @@ def cached_artifacts_use(*, owner_id: int, kind: str, keys: Iterable[str]) -> di
     }
     present = _stored(entry.file.name for entry in found.values())
     gone = [key for key, entry in found.items() if entry.file.name not in present]
-    if gone:
-        CachedArtifact.objects.filter(owner_id=owner_id, kind=kind, key__in=gone).delete()
-        for key in gone:
-            del found[key]
+    for key in gone:
+        entry = found.pop(key)
+        # Only if still the file seen missing: another job may have stored a new one since.
+        CachedArtifact.objects.filter(id=entry.id, file=entry.file.name).delete()
     if found:
         CachedArtifact.objects.filter(id__in=[entry.id for entry in found.values()]).update(
             hits=F("hits") + 1, last_used_at=timezone.now()

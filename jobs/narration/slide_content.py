@@ -120,9 +120,11 @@ def _voice_identity(job: Job, engine) -> str:
     reference = voice_reference_get(persona=job.persona)
     if reference is None or not reference.prepared:
         return "no reference"
-    # A new recording is stored under a new name; its size guards a file replaced in place.
+    # A recording uploaded again is prepared under the same name, maybe to the same size:
+    # when it was prepared tells the two apart.
     name = reference.prepared.name
-    return f"{name}:{default_storage.size(name)}"
+    prepared_at = reference.prepared_at.isoformat() if reference.prepared_at else ""
+    return f"{reference.id}:{prepared_at}:{name}:{default_storage.size(name)}"
 
 
 def cached_narrations(job: Job, keys: Sequence[str | None]) -> dict[str, StoredAudio]:

@@ -8,6 +8,7 @@ edited slide takes them from there: only the new sentence is spoken.
 
 from __future__ import annotations
 
+import io
 import logging
 import wave
 
@@ -36,6 +37,7 @@ class CachedPieceSource:
             "speaking_rate": speaking_rate, "language": language,
         }  # fmt: skip
         self.reused = 0
+        self._wav: tuple[int, bytes] | None = None
 
     def key(self, said: str) -> str:
         return piece_key(said, **self._key_parts)
@@ -62,11 +64,12 @@ class CachedPieceSource:
         return samples
 
     def _read(self, piece: CachedPiece) -> np.ndarray | None:
-        # Only the piece's frames are read: the WAV's header, then a seek.
-        with (
-            default_storage.open(piece.artifact.file.name, "rb") as stored,
-            wave.open(stored, "rb") as reader,
-        ):
+        # A slide's unchanged sentences usually come from one earlier narration: it is
+        # fetched once (on S3 a read fetches the whole object anyway), not once a sentence.
+        if self._wav is None or self._wav[0] != piece.artifact_id:
+            with default_storage.open(piece.artifact.file.name, "rb") as stored:
+                self._wav = (piece.artifact_id, stored.read())
+        with wave.open(io.BytesIO(self._wav[1]), "rb") as reader:
             if reader.getframerate() != self.sample_rate or reader.getnframes() < piece.end_sample:
                 return None
             reader.setpos(piece.start_sample)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from jobs import queueing
-from jobs.operations import alerts, cleanup, rescue, workers
+from jobs.operations import accounts, alerts, cleanup, rescue, workers
 from jobs.queueing import app
 
 
@@ -29,6 +29,11 @@ def cleanup_old_data(timestamp: int) -> None:
 @app.task(name=queueing.CHECK_ALERTS, **queueing.MAINTENANCE)
 def check_alerts(timestamp: int) -> None:
     alerts.alerts_check()
+
+
+@app.task(name=queueing.ACCOUNT_FILES_SWEEP, **queueing.MAINTENANCE)
+def account_files_sweep(*, user_id: int, folders: list[str]) -> None:
+    accounts.account_folders_delete(user_id=user_id, folders=folders)
 
 
 @app.task(name=queueing.PING, queue=queueing.CPU)

@@ -194,5 +194,9 @@ def test_a_completed_narrations_preview_waits_behind_jobs_of_its_priority(
     [preview] = ProcrastinateJob.objects.filter(task_name="slidecast.narration_preview")
     assert preview.args == {"job_id": str(job.id)}
     assert preview.priority == preview_priority
-    # A job of the same priority submitted now is taken before the preview.
-    assert preview.priority < priority
+    # The preview's own work waits behind that priority too.
+    Job.objects.filter(id=job.id).update(finished_at=timezone.now() - timedelta(seconds=1))
+    media_job = services.narration_preview_create(job_id=str(job.id))
+    assert media_job.priority == preview_priority
+    queued = ProcrastinateJob.objects.exclude(id=preview.id).get()
+    assert queued.priority == preview_priority

@@ -5,13 +5,16 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.core.files.base import ContentFile
 from django.core.files.storage import default_storage
 from django.urls import reverse
+from django.utils import timezone
 from procrastinate.contrib.django.models import ProcrastinateJob
 
 from jobs.models import CachedArtifact, Job, Persona
+from jobs.operations.tasks import account_files_sweep
 from tests.conftest import submit_deck
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -51,6 +54,17 @@ def test_deleting_a_user_in_the_admin_removes_their_files(
     # The job they left waiting will not be picked up.
     waiting = ProcrastinateJob.objects.filter(args__job_id=str(theirs.id), status="todo")
     assert not waiting.exists()
+
+    # A step that was running stores a file after the delete; the later sweep removes it.
+    late = default_storage.save(f"{theirs.storage_prefix()}/audio/slide-001.wav", ContentFile(b"w"))
+    [sweep] = ProcrastinateJob.objects.filter(task_name="slidecast.account_files_sweep")
+    limit = settings.WORKER_LIMITS["TASK_TIME_LIMIT_SECONDS"]
+    delay = (sweep.scheduled_at - timezone.now()).total_seconds()
+    assert limit < delay <= limit + 60
+    assert theirs.storage_prefix() in sweep.args["folders"]
+    account_files_sweep(**sweep.args)
+    assert not default_storage.exists(late)
+    assert _stored_files(media_root) == kept
 
 
 def test_deleting_users_in_bulk_from_the_list_removes_each_ones_files(
