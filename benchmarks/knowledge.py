@@ -22,11 +22,9 @@ import statistics
 import subprocess
 import sys
 import time
-from pathlib import Path
 
-from benchmarks.django_setup import django_ready
+from benchmarks.django_setup import REPO, django_ready
 
-REPO = Path(__file__).resolve().parent.parent
 WORDS = [
     "garden",
     "orchard",

@@ -52,7 +52,8 @@ from collections.abc import Callable
 from difflib import SequenceMatcher
 from pathlib import Path
 
-REPO = Path(__file__).resolve().parent.parent
+from benchmarks.django_setup import REPO
+
 PARTS = ("transcribe", "transcode", "preview", "batch")
 RTF_TARGET = 0.1
 SPEECH_SECONDS = 60.0

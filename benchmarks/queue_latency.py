@@ -17,11 +17,9 @@ import argparse
 import subprocess
 import sys
 import time
-from pathlib import Path
 
-from benchmarks.django_setup import django_ready
-
-REPO = Path(__file__).resolve().parent.parent
+from benchmarks.django_setup import REPO, django_ready
+from benchmarks.worker_run import queue_jobs_finished
 
 
 def main() -> None:
@@ -82,14 +80,14 @@ def _measure(count: int, args, *, listen_notify: bool):
         for _ in range(args.idle_jobs if listen_notify else 4):
             job_id = queueing.defer(queueing.PING, sent_at=time.time())
             idle_ids.append(job_id)
-            _wait_done([job_id])
+            queue_jobs_finished([job_id])
         idle = _latencies(idle_ids)
 
         start = time.perf_counter()
         burst_ids = queueing.batch_defer(
             queueing.PING, *({"sent_at": 0.0} for _ in range(args.burst))
         )
-        _wait_done(burst_ids)
+        queue_jobs_finished(burst_ids)
         seconds = time.perf_counter() - start
         return idle, _latencies(burst_ids), seconds, connections
     finally:
@@ -105,21 +103,6 @@ def _connections() -> int:
     with connection.cursor() as cursor:
         cursor.execute("SELECT count(*) FROM pg_stat_activity WHERE datname = current_database()")
         return cursor.fetchone()[0]
-
-
-def _wait_done(job_ids: list[int]) -> None:
-    from django.db import connection
-
-    while True:
-        with connection.cursor() as cursor:
-            cursor.execute(
-                "SELECT count(*) FROM procrastinate_jobs WHERE id = ANY(%s) "
-                "AND status NOT IN ('succeeded', 'failed')",
-                [job_ids],
-            )
-            if cursor.fetchone()[0] == 0:
-                return
-        time.sleep(0.01)
 
 
 def _latencies(job_ids: list[int]) -> list[float]:

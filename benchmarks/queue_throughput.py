@@ -46,6 +46,7 @@ from benchmarks.throughput_runs import (
     Run,
     worker_processes,
 )
+from benchmarks.worker_run import queue_jobs_finished
 
 
 def main() -> None:
@@ -206,7 +207,7 @@ def _idle_pickup_procrastinate() -> tuple[float, float]:
     sent = time.time()
     job_id = queueing.defer(queueing.PING, sent_at=sent)
     returned = time.time()
-    _wait_finished([job_id], poll=0.001)
+    queue_jobs_finished([job_id], poll=0.001, timeout=DRAIN_TIMEOUT)
     started, _ = _event_times([job_id])
     return started[0] - sent, started[0] - returned
 
@@ -216,28 +217,11 @@ def _drain_procrastinate(jobs: int) -> Run:
 
     sent = time.time()
     job_ids = queueing.batch_defer(queueing.PING, *({"sent_at": sent} for _ in range(jobs)))
-    _wait_finished(job_ids, poll=0.1)
+    queue_jobs_finished(job_ids, poll=0.1, timeout=DRAIN_TIMEOUT)
     started, finished = _event_times(job_ids)
     _check_succeeded(job_ids)
     rate = jobs / (max(finished) - min(started))
     return Run(rate, max(finished) - sent, [start - sent for start in started])
-
-
-def _wait_finished(job_ids: list[int], *, poll: float) -> None:
-    from django.db import connection
-
-    deadline = time.monotonic() + DRAIN_TIMEOUT
-    while time.monotonic() < deadline:
-        with connection.cursor() as cursor:
-            cursor.execute(
-                "SELECT count(*) FROM procrastinate_jobs WHERE id = ANY(%s) "
-                "AND status IN ('todo', 'doing')",
-                [job_ids],
-            )
-            if cursor.fetchone()[0] == 0:
-                return
-        time.sleep(poll)
-    raise SystemExit(f"procrastinate did not finish {len(job_ids)} jobs in {DRAIN_TIMEOUT:.0f} s")
 
 
 def _check_succeeded(job_ids: list[int]) -> None:

@@ -8,11 +8,11 @@ import tempfile
 import time
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
-from pathlib import Path
 
 import psutil
 
-REPO = Path(__file__).resolve().parent.parent
+from benchmarks.django_setup import REPO
+
 WARM_UP_JOBS = 50
 READY_TIMEOUT = 60.0
 DRAIN_TIMEOUT = 600.0

@@ -10,7 +10,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-REPO = Path(__file__).resolve().parent.parent
+from benchmarks.django_setup import REPO
 
 
 @contextmanager
@@ -88,6 +88,18 @@ def queue_idle(timeout: float = 600) -> None:
         if time.monotonic() > deadline:
             raise SystemExit("the queue did not drain")
         time.sleep(0.05)
+
+
+def queue_jobs_finished(job_ids: list[int], *, poll: float = 0.01, timeout: float = 600) -> None:
+    """Wait until none of these queue jobs waits or runs."""
+    from procrastinate.contrib.django.models import ProcrastinateJob
+
+    deadline = time.monotonic() + timeout
+    unfinished = ProcrastinateJob.objects.filter(id__in=job_ids, status__in=["todo", "doing"])
+    while unfinished.exists():
+        if time.monotonic() > deadline:
+            raise SystemExit(f"{len(job_ids)} queue jobs did not finish in {timeout:.0f} s")
+        time.sleep(poll)
 
 
 def numbered_notes(count: int) -> list[tuple[str, str]]:

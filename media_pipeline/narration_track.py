@@ -52,7 +52,6 @@ class NarrationTrack:
     # Slide by slide: each slide's count of whole blocks; empty when in one piece.
     blocks: list[int] = field(default_factory=list)
     sample_rate: int = 0
-    reused: int = 0
     _keys: list[str] = field(default_factory=list)
     _segments: dict[int, bytes] = field(default_factory=dict)
     _futures: dict[int, Future] = field(default_factory=dict)
@@ -112,7 +111,6 @@ class NarrationTrack:
                     self.work_dir / f"{index:04d}.aac", bitrate=self.options.audio_bitrate,
                     timeout=self.options.timeout_seconds, check=check,
                 )  # fmt: skip
-        self.reused = len(self._segments)
 
     def finish(self, store: ContentStore | None) -> list[str | Path]:
         """Wait for the encoding; return the ffmpeg input arguments of the finished track."""

@@ -80,6 +80,8 @@ class PiperEngine:
         return loaded
 
     def _narrow(self, loaded: _Voice):
+        if self.narrow_threads >= self.wide_threads:
+            return loaded.wide  # one slot, or too few cores to split: the same session
         with self._loading:
             if loaded.narrow is None:
                 logger.info(

@@ -14,9 +14,7 @@ import numpy as np
 
 from media_pipeline.audio import frame_aligned_length, silence, wav_writer, write_wav
 from media_pipeline.captions import Cue, sentence_cues, split_sentences
-from media_pipeline.errors import (
-    UnsupportedEngineError,
-)
+from media_pipeline.errors import UnsupportedEngineError
 from media_pipeline.piper_engine import PiperEngine
 from media_pipeline.script import Lexicon, Pause, parse_script
 from media_pipeline.tools import StopCheck, never_stop, release_freed_memory

@@ -77,11 +77,11 @@ def narration_keys(job: Job, notes: Sequence[str]) -> list[str | None]:
     by the worker that speaks: the narration task looks the key up there.
     """
     engine = speech_engines().get(job.persona.tts_engine)
-    try:
-        version = engine.model_version(job.persona.voice)
-    except ModelNotFoundError:
+    voice = _voice_versions(job, engine)
+    if voice is None:
         return [None] * len(notes)
-    identity, options = _voice_identity(job, engine), narration_options(job)
+    identity, version = voice
+    options = narration_options(job)
     return [
         audio_key(
             text,
@@ -96,22 +96,29 @@ def narration_keys(job: Job, notes: Sequence[str]) -> list[str | None]:
 
 def spoken_before(job: Job, engine, voice: str) -> CachedPieceSource | None:
     """The sentences the owner's cached narrations hold in this voice, or None (cache off)."""
-    if not content_cache_enabled():
+    voice_versions = _voice_versions(job, engine) if content_cache_enabled() else None
+    if voice_versions is None:
         return None
-    try:
-        version = engine.model_version(job.persona.voice)
-    except ModelNotFoundError:
-        return None
+    identity, version = voice_versions
     options = narration_options(job)
     return CachedPieceSource(
         owner_id=job.owner_id,
         engine=engine.name,
-        voice_identity=_voice_identity(job, engine),
+        voice_identity=identity,
         model_version=version,
         speaking_rate=options.speaking_rate,
         language=options.language,
         sample_rate=engine.sample_rate(voice),
     )
+
+
+def _voice_versions(job: Job, engine) -> tuple[str, str] | None:
+    """What names the persona's voice and its model version, or None where the model is absent."""
+    try:
+        version = engine.model_version(job.persona.voice)
+    except ModelNotFoundError:
+        return None
+    return _voice_identity(job, engine), version
 
 
 def _voice_identity(job: Job, engine) -> str:

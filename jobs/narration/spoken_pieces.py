@@ -36,7 +36,6 @@ class CachedPieceSource:
             "engine": engine, "voice_identity": voice_identity, "model_version": model_version,
             "speaking_rate": speaking_rate, "language": language,
         }  # fmt: skip
-        self.reused = 0
         self._wav: tuple[int, bytes] | None = None
 
     def key(self, said: str) -> str:
@@ -60,7 +59,6 @@ class CachedPieceSource:
         if samples is None:
             return None
         CachedArtifact.objects.filter(id=piece.artifact_id).update(last_used_at=timezone.now())
-        self.reused += 1
         return samples
 
     def _read(self, piece: CachedPiece) -> np.ndarray | None:
