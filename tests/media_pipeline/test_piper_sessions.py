@@ -18,6 +18,18 @@ LONG = " ".join(["The regional teams met their targets for the third quarter in 
 SHORT = "The quarterly review went well, and every team met its target this year."
 
 
+def _speaking_in_background(engine: PiperEngine) -> threading.Thread:
+    """Start a long synthesis on another thread; return once it is speaking."""
+    first = threading.Thread(
+        target=engine.speak, args=(LONG,), kwargs={"voice": VOICE, "speaking_rate": 1.0}
+    )
+    first.start()
+    deadline = time.monotonic() + 30
+    while engine._speaking == 0 and time.monotonic() < deadline:
+        time.sleep(0.001)
+    return first
+
+
 def _threads(piper_voice) -> int:
     return piper_voice.session.get_session_options().intra_op_num_threads
 
@@ -35,13 +47,7 @@ def test_a_lone_synthesis_never_loads_the_narrow_session():
 def test_a_synthesis_beside_another_speaks_on_the_narrow_session(tmp_path: Path):
     engine = PiperEngine(parallel=2)
     sample_rate = engine.sample_rate(VOICE)
-    first = threading.Thread(
-        target=engine.speak, args=(LONG,), kwargs={"voice": VOICE, "speaking_rate": 1.0}
-    )
-    first.start()
-    deadline = time.monotonic() + 30
-    while engine._speaking == 0 and time.monotonic() < deadline:
-        time.sleep(0.001)
+    first = _speaking_in_background(engine)
     assert engine._speaking == 1, "the first synthesis did not start"
     overlapping = engine.speak(SHORT, voice=VOICE, speaking_rate=1.0)
     first.join()
@@ -56,13 +62,7 @@ def test_a_synthesis_beside_another_speaks_on_the_narrow_session(tmp_path: Path)
 
 def test_with_one_slot_overlapping_syntheses_share_the_one_session():
     engine = PiperEngine(parallel=1)
-    first = threading.Thread(
-        target=engine.speak, args=(LONG,), kwargs={"voice": VOICE, "speaking_rate": 1.0}
-    )
-    first.start()
-    deadline = time.monotonic() + 30
-    while engine._speaking == 0 and time.monotonic() < deadline:
-        time.sleep(0.001)
+    first = _speaking_in_background(engine)
     engine.speak(SHORT, voice=VOICE, speaking_rate=1.0)
     first.join()
     [loaded] = engine._voices.values()
